@@ -1,0 +1,15 @@
+"""numpyro_cld: vanilla, annealed and chained Langevin dynamics as NumPyro MCMC kernels."""
+
+from .kernels import Langevin, LangevinState
+from .step import StepInfo, StepState, langevin_step, langevin_steps
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Langevin",
+    "LangevinState",
+    "StepInfo",
+    "StepState",
+    "langevin_step",
+    "langevin_steps",
+]

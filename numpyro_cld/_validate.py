@@ -1,0 +1,46 @@
+"""Argument checks shared by the kernels: each names the parameter and what was expected."""
+
+import math
+import numbers
+
+import numpy as np
+
+
+def positive_float(name, value):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a positive finite number, got {value!r}.") from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"`{name}` must be a positive finite number, got {value!r}.")
+    return v
+
+
+def positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be a positive integer, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"`{name}` must be a positive integer (>= 1), got {value!r}.")
+    return int(value)
+
+
+def open_unit(name, value):
+    v = float(value)
+    if not 0 < v < 1:
+        raise ValueError(f"`{name}` must lie strictly between 0 and 1, got {value!r}.")
+    return v
+
+
+def one_of(name, value, options):
+    if value not in options:
+        raise ValueError(
+            f"`{name}` must be one of {sorted(options)}, got {value!r}."
+        )
+    return value
+
+
+def finite_array(name, value):
+    arr = np.asarray(value)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must contain only finite values.")
+    return arr

@@ -1,0 +1,201 @@
+"""What every numpyro_cld kernel shares: where the target comes from, NumPyro plumbing
+(initialisation, vectorised chains, Gibbs hooks, pickling) and the input checks."""
+
+import copy
+
+import jax
+import jax.numpy as jnp
+from jax import random, vmap
+from jax.flatten_util import ravel_pytree
+
+from numpyro.handlers import seed, trace
+from numpyro.infer.initialization import init_to_uniform
+from numpyro.infer.mcmc import MCMCKernel
+from numpyro.infer.util import initialize_model
+from numpyro.util import identity, is_prng_key
+
+from ..scores import check_score_shape, from_potential, from_score
+
+
+def _discrete_latent_sites(model, model_args, model_kwargs):
+    tr = trace(seed(model, random.key(0))).get_trace(*model_args, **model_kwargs)
+    return [
+        name
+        for name, site in tr.items()
+        if site["type"] == "sample"
+        and not site["is_observed"]
+        and getattr(site["fn"], "is_discrete", False)
+        and site["infer"].get("enumerate") != "parallel"
+    ]
+
+
+def _check_like(name, params, prototype):
+    """``params`` must have the structure and shapes of ``prototype``."""
+    p_leaves, p_tree = jax.tree.flatten(params)
+    q_leaves, q_tree = jax.tree.flatten(prototype)
+    if p_tree != q_tree or any(
+        jnp.shape(a) != jnp.shape(b) for a, b in zip(p_leaves, q_leaves)
+    ):
+        raise ValueError(
+            f"`{name}` has the wrong structure or shape: expected "
+            f"{jax.tree.map(jnp.shape, prototype)}, got {jax.tree.map(jnp.shape, params)}."
+        )
+
+
+class LangevinBase(MCMCKernel):
+    """Base of the Langevin kernels: exactly one of ``model``, ``potential_fn``, ``score_fn``.
+
+    Subclasses implement ``_init_one(rng_key, init_params, model_args, model_kwargs)`` and
+    ``_sample_one(state, model_args, model_kwargs)`` for a single chain; this class
+    vectorises them, binds the target to the model arguments at every call (so
+    ``jit_model_args`` and :class:`numpyro.infer.Gibbs` conditioning work) and implements
+    the NumPyro hooks.
+    """
+
+    def __init__(self, model=None, *, potential_fn=None, score_fn=None,
+                 init_strategy=init_to_uniform):
+        given = [n for n, v in (("model", model), ("potential_fn", potential_fn),
+                                ("score_fn", score_fn)) if v is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "Exactly one of `model`, `potential_fn` or `score_fn` must be given; got "
+                + (", ".join(f"`{n}`" for n in given) if given else "none") + "."
+            )
+        for name, value in (("model", model), ("potential_fn", potential_fn),
+                            ("score_fn", score_fn)):
+            if value is not None and not callable(value):
+                raise TypeError(f"`{name}` must be callable, got {type(value).__name__}.")
+        self._model = model
+        self._potential_fn = potential_fn
+        self._score_fn = score_fn
+        self._init_strategy = init_strategy
+        self._reset()
+
+    def _reset(self):
+        self._potential_fn_gen = None
+        self._postprocess_fn = None
+        self._sample_fn = None
+        self._unravel_fn = None
+        self._num_warmup = 0
+
+    # -- NumPyro interface -------------------------------------------------------------
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def sample_field(self):
+        return "z"
+
+    @property
+    def default_fields(self):
+        return ("z", "diverging")
+
+    @property
+    def has_density(self):
+        """Whether the target has a potential (needed for the Metropolis test)."""
+        return self._score_fn is None
+
+    def postprocess_fn(self, model_args, model_kwargs):
+        if self._postprocess_fn is None:
+            return identity
+        return self._postprocess_fn(*model_args, **(model_kwargs or {}))
+
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
+        model_kwargs = {} if model_kwargs is None else model_kwargs
+        self._num_warmup = num_warmup
+        vectorized = not is_prng_key(rng_key)
+        if vectorized:
+            keys = vmap(random.split)(rng_key)
+            rng_key, key_model = keys[:, 0], keys[:, 1]
+        else:
+            rng_key, key_model = random.split(rng_key)
+        init_params = self._initial_params(key_model, init_params, model_args,
+                                           model_kwargs, vectorized)
+
+        def init_one(params, key):
+            return self._init_one(key, params, model_args, model_kwargs)
+
+        if vectorized:
+            state = vmap(init_one)(init_params, rng_key)
+            self._sample_fn = vmap(self._sample_one, in_axes=(0, None, None))
+        else:
+            state = init_one(init_params, rng_key)
+            self._sample_fn = self._sample_one
+        return state
+
+    def sample(self, state, model_args, model_kwargs):
+        assert self._sample_fn is not None, "`init` must be called before `sample`."
+        return self._sample_fn(state, model_args, model_kwargs)
+
+    def refresh(self, state, model_args, model_kwargs):
+        """Recompute the cached potential and gradient at ``state.z`` for new model
+        arguments (used by :class:`numpyro.infer.Gibbs` when sibling blocks move)."""
+        source = self._source(model_args, model_kwargs)
+        x = ravel_pytree(state.z)[0]
+        pe, score = source(x, state.rng_key)
+        return state._replace(potential_energy=pe, z_grad=self._unravel_fn(-score))
+
+    def wrap_model(self, wrapper):
+        """A copy bound to ``wrapper(self.model)``; closures are rebuilt at its ``init``."""
+        if self._model is None:
+            raise ValueError(
+                "`wrap_model` needs a kernel built from `model`, not from "
+                "`potential_fn` or `score_fn`."
+            )
+        kernel = copy.copy(self)
+        kernel._model = wrapper(self._model)
+        kernel._reset()
+        return kernel
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_sample_fn"] = None  # vmapped closures do not pickle; rebuilt at init
+        return state
+
+    # -- helpers for subclasses ---------------------------------------------------------
+    def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
+        if self._model is not None:
+            discrete = _discrete_latent_sites(self._model, model_args, model_kwargs)
+            if discrete:
+                raise ValueError(
+                    f"{type(self).__name__} needs continuous latent sites, but site(s) "
+                    f"{discrete} are discrete. Marginalise them out (e.g. with a mixture "
+                    "distribution) or use numpyro.infer.Gibbs with DiscreteGibbs for them."
+                )
+            info, self._potential_fn_gen, self._postprocess_fn, self._model_trace = (
+                initialize_model(key, self._model, dynamic_args=True,
+                                 init_strategy=self._init_strategy,
+                                 model_args=model_args, model_kwargs=model_kwargs)
+            )
+            if init_params is None:
+                init_params = info.z
+            else:
+                _check_like("init_params", init_params, info.z)
+        elif init_params is None:
+            which = "potential_fn" if self._potential_fn is not None else "score_fn"
+            raise ValueError(f"`init_params` must be provided with `{which}`.")
+        one = jax.tree.map(lambda a: a[0], init_params) if vectorized else init_params
+        _, self._unravel_fn = ravel_pytree(one)
+        if self._score_fn is not None:
+            check_score_shape(self._score_fn, one)
+        elif self._potential_fn is not None:
+            out = jax.eval_shape(self._potential_fn, one)
+            if jnp.shape(out) != ():
+                raise ValueError(
+                    "`potential_fn` must return a scalar for one chain's `init_params`, got "
+                    f"shape {jnp.shape(out)}; check the shape of `init_params`."
+                )
+        return init_params
+
+    def _potential(self, model_args, model_kwargs):
+        """The potential on pytrees for these model arguments (None for score-only)."""
+        if self._potential_fn_gen is not None:
+            return self._potential_fn_gen(*model_args, **(model_kwargs or {}))
+        return self._potential_fn
+
+    def _source(self, model_args, model_kwargs):
+        """``f(x_flat, key) -> (U, s)`` of the target for these model arguments."""
+        if self._score_fn is not None:
+            return from_score(self._score_fn, self._unravel_fn)
+        return from_potential(self._potential(model_args, model_kwargs), self._unravel_fn)

@@ -1,0 +1,137 @@
+"""The Langevin update, written once and shared by every kernel.
+
+Convention (see ``docs/convention.md``)::
+
+    z' = z + eta * M * s(z) + sqrt(2 * eta) * M^{1/2} * xi,    xi ~ N(0, I)
+
+with ``s = -grad U`` the score and ``M`` the inverse mass matrix. ``M`` is given by its
+square-root factor ``A`` (NumPyro's ``mass_matrix_sqrt_inv``) with ``M = A^T A``: a vector
+for a diagonal ``M``, a matrix for a dense one. The update is written in whitened
+coordinates ``w = eta * A s + sqrt(2 eta) xi``, ``z' = z + A^T w``, which makes the reverse
+noise of the MALA test a two-line expression and needs no matrix inverse.
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax, random
+
+__all__ = ["StepState", "StepInfo", "langevin_step", "langevin_steps"]
+
+PotentialAndScore = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+"""``f(x, rng_key) -> (potential, score)`` on a flat vector ``x``. Sources without a
+density return a potential of 0; the key serves Monte-Carlo score estimators."""
+
+
+class StepState(NamedTuple):
+    """Carry of the Langevin update.
+
+    - **x** - flat position.
+    - **potential_energy** - ``U(x)`` (0 for score-only sources).
+    - **score** - ``s(x) = -grad U(x)``.
+    """
+
+    x: jax.Array
+    potential_energy: jax.Array
+    score: jax.Array
+
+
+class StepInfo(NamedTuple):
+    """What one step (or a run of steps) reports.
+
+    - **accept_prob** - MH acceptance probability (1 for an unadjusted step, 0 on a fault).
+    - **diverging** - the proposal had a non-finite position, potential or score.
+    - **num_diverging** - how many steps of the run were faults.
+    """
+
+    accept_prob: jax.Array
+    diverging: jax.Array
+    num_diverging: jax.Array
+
+
+def _scale(mass_sqrt_inv, v):
+    return mass_sqrt_inv * v if jnp.ndim(mass_sqrt_inv) == 1 else mass_sqrt_inv @ v
+
+
+def _unscale(mass_sqrt_inv, w):
+    return mass_sqrt_inv * w if jnp.ndim(mass_sqrt_inv) == 1 else mass_sqrt_inv.T @ w
+
+
+def langevin_step(
+    rng_key,
+    state: StepState,
+    potential_and_score: PotentialAndScore,
+    step_size,
+    mass_sqrt_inv=1.0,
+    adjust: bool = False,
+) -> tuple[StepState, StepInfo]:
+    """One unadjusted (ULA) or Metropolis-adjusted (MALA) Langevin step.
+
+    A proposal with a non-finite position, potential or score is never taken: MALA gives it
+    acceptance probability 0, ULA keeps the current state; both set ``diverging``.
+
+    :param rng_key: PRNG key.
+    :param StepState state: current position with its potential and score.
+    :param potential_and_score: ``f(x, key) -> (U(x), s(x))``.
+    :param step_size: ``eta`` of the update.
+    :param mass_sqrt_inv: ``A`` with ``M = A^T A`` (scalar, vector or matrix).
+    :param bool adjust: add the Metropolis-Hastings test with the asymmetric Gaussian
+        proposal densities ``q(z'|z) = N(z'; z + eta M s(z), 2 eta M)``.
+    :return: ``(new_state, info)``.
+    """
+    x, pe, score = state
+    key_noise, key_score, key_accept = random.split(rng_key, 3)
+    xi = random.normal(key_noise, jnp.shape(x), dtype=jnp.result_type(x))
+    g = _scale(mass_sqrt_inv, score)
+    x_new = x + _unscale(mass_sqrt_inv, step_size * g + jnp.sqrt(2 * step_size) * xi)
+    pe_new, score_new = potential_and_score(x_new, key_score)
+    finite = (
+        jnp.isfinite(pe_new)
+        & jnp.all(jnp.isfinite(score_new))
+        & jnp.all(jnp.isfinite(x_new))
+    )
+    if adjust:
+        # the reverse move x' -> x needs noise xi_rev with A^T(eta(g + g') + sqrt(2eta)(xi + xi_rev)) = 0
+        xi_rev = -xi - jnp.sqrt(step_size / 2) * (g + _scale(mass_sqrt_inv, score_new))
+        log_ratio = pe - pe_new + 0.5 * (jnp.sum(xi**2) - jnp.sum(xi_rev**2))
+        accept_prob = jnp.where(finite, jnp.minimum(jnp.exp(log_ratio), 1.0), 0.0)
+        accept_prob = jnp.where(jnp.isnan(accept_prob), 0.0, accept_prob)
+        accept = random.uniform(key_accept, dtype=jnp.result_type(x)) < accept_prob
+    else:
+        accept_prob = finite.astype(jnp.result_type(x))
+        accept = finite
+    new = StepState(
+        jnp.where(accept, x_new, x),
+        jnp.where(accept, pe_new, pe),
+        jnp.where(accept, score_new, score),
+    )
+    diverging = ~finite
+    return new, StepInfo(accept_prob, diverging, diverging.astype(jnp.int32))
+
+
+def langevin_steps(
+    rng_key,
+    state: StepState,
+    potential_and_score: PotentialAndScore,
+    step_size,
+    mass_sqrt_inv=1.0,
+    adjust: bool = False,
+    num_steps: int = 1,
+) -> tuple[StepState, StepInfo]:
+    """``num_steps`` Langevin steps in one ``lax.scan``; no trajectory is stored.
+
+    :return: the final state and a :class:`StepInfo` whose ``accept_prob`` is the mean over
+        the steps, ``diverging`` whether any step was a fault and ``num_diverging`` the count.
+    """
+
+    def body(carry, key):
+        return langevin_step(key, carry, potential_and_score, step_size, mass_sqrt_inv, adjust)
+
+    if num_steps == 1:
+        state, info = body(state, rng_key)
+        return state, info
+    state, infos = lax.scan(body, state, random.split(rng_key, num_steps))
+    return state, StepInfo(
+        jnp.mean(infos.accept_prob), jnp.any(infos.diverging), jnp.sum(infos.num_diverging)
+    )

@@ -1,0 +1,123 @@
+"""The benchmark targets of the design notes as NumPyro models, with their mode-assignment
+rules and start distributions.
+
+- :func:`paper_gmm`: ``0.2 N(0, 3I) + 0.4 N(1, I) + 0.4 N(-1, I)`` in ``d = 100``.
+- :func:`balanced_gmm`: the same means, weights 1/3 and unit variances.
+- :func:`song_ermon_toy`: ``0.2 N((-5,-5), I) + 0.8 N((5,5), I)`` in 2-d.
+"""
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import random
+
+import numpyro
+import numpyro.distributions as dist
+
+__all__ = ["GaussianMixtureTarget", "paper_gmm", "balanced_gmm", "song_ermon_toy"]
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianMixtureTarget:
+    """A mixture of axis-aligned Gaussians ``sum_k w_k N(loc_k, diag(scale_k^2))``.
+
+    :param str name: target name.
+    :param weights: ``(K,)`` mixture weights.
+    :param locs: ``(K, d)`` component means.
+    :param scales: ``(K, d)`` component standard deviations.
+    :param start: ``"mode0"``, ``"mode1"``, ... (draw starts from that component) or
+        ``("uniform", low, high)``.
+    :param site: name of the model's single sample site.
+    """
+
+    name: str
+    weights: np.ndarray
+    locs: np.ndarray
+    scales: np.ndarray
+    start: object = "mode0"
+    site: str = "x"
+
+    @property
+    def dim(self) -> int:
+        return int(np.shape(self.locs)[1])
+
+    @property
+    def num_modes(self) -> int:
+        return int(np.shape(self.weights)[0])
+
+    def distribution(self):
+        """The target as a ``MixtureSameFamily`` of ``Independent`` Normals."""
+        return dist.MixtureSameFamily(
+            dist.Categorical(probs=jnp.asarray(self.weights)),
+            dist.Normal(jnp.asarray(self.locs), jnp.asarray(self.scales)).to_event(1),
+        )
+
+    def model(self):
+        """The target as a NumPyro model with one site (no observations)."""
+        numpyro.sample(self.site, self.distribution())
+
+    def log_responsibilities(self, x):
+        """``log p(k | x)`` for draws ``x`` of shape ``(..., d)``: shape ``(..., K)``."""
+        x = jnp.asarray(x)[..., None, :]
+        comp = dist.Normal(jnp.asarray(self.locs), jnp.asarray(self.scales)).log_prob(x)
+        logits = jnp.log(jnp.asarray(self.weights)) + comp.sum(-1)
+        return logits - jax.scipy.special.logsumexp(logits, -1, keepdims=True)
+
+    def assign(self, x):
+        """The component of largest posterior responsibility for each draw."""
+        return jnp.argmax(self.log_responsibilities(x), axis=-1)
+
+    def init_params(self, rng_key, num_chains, start=None):
+        """Start values ``{site: (num_chains, d)}`` drawn from the start distribution."""
+        start = self.start if start is None else start
+        if isinstance(start, str) and start.startswith("mode"):
+            k = int(start[4:])
+            if not 0 <= k < self.num_modes:
+                raise ValueError(f"`start` mode must be in 0..{self.num_modes - 1}, got {k}.")
+            eps = random.normal(rng_key, (num_chains, self.dim))
+            x = jnp.asarray(self.locs[k]) + jnp.asarray(self.scales[k]) * eps
+        elif isinstance(start, tuple) and start[0] == "uniform":
+            x = random.uniform(rng_key, (num_chains, self.dim), minval=start[1],
+                               maxval=start[2])
+        else:
+            raise ValueError(
+                f"`start` must be 'mode<k>' or ('uniform', low, high), got {start!r}."
+            )
+        return {self.site: x}
+
+
+def paper_gmm(dim: int = 100) -> GaussianMixtureTarget:
+    """paper-gmm: ``0.2 N(0, 3I) + 0.4 N(1, I) + 0.4 N(-1, I)``, started in mode 0."""
+    ones = np.ones(dim, np.float32)
+    return GaussianMixtureTarget(
+        "paper-gmm",
+        np.array([0.2, 0.4, 0.4], np.float32),
+        np.stack([0 * ones, ones, -ones]),
+        np.stack([np.sqrt(3.0) * ones, ones, ones]).astype(np.float32),
+        start="mode0",
+    )
+
+
+def balanced_gmm(dim: int = 100) -> GaussianMixtureTarget:
+    """balanced-gmm: paper-gmm with weights 1/3 and component 0 at unit variance."""
+    ones = np.ones(dim, np.float32)
+    return GaussianMixtureTarget(
+        "balanced-gmm",
+        np.full(3, 1 / 3, np.float32),
+        np.stack([0 * ones, ones, -ones]),
+        np.stack([ones, ones, ones]),
+        start="mode0",
+    )
+
+
+def song_ermon_toy() -> GaussianMixtureTarget:
+    """song-ermon-toy: ``0.2 N((-5,-5), I) + 0.8 N((5,5), I)``, uniform starts in [-8, 8]^2."""
+    return GaussianMixtureTarget(
+        "song-ermon-toy",
+        np.array([0.2, 0.8], np.float32),
+        np.array([[-5.0, -5.0], [5.0, 5.0]], np.float32),
+        np.ones((2, 2), np.float32),
+        start=("uniform", -8.0, 8.0),
+    )
