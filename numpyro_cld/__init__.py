@@ -1,11 +1,16 @@
 """numpyro_cld: vanilla, annealed and chained Langevin dynamics as NumPyro MCMC kernels."""
 
-from .kernels import Langevin, LangevinState
+from .kernels import ChainedLangevin, ChainedState
+from .kernels import AnnealedLangevin, AnnealedLangevinState, Langevin, LangevinState
 from .step import StepInfo, StepState, langevin_step, langevin_steps
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChainedLangevin",
+    "ChainedState",
+    "AnnealedLangevin",
+    "AnnealedLangevinState",
     "Langevin",
     "LangevinState",
     "StepInfo",

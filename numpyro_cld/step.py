@@ -51,11 +51,11 @@ class StepInfo(NamedTuple):
 
 
 def _scale(mass_sqrt_inv, v):
-    return mass_sqrt_inv * v if jnp.ndim(mass_sqrt_inv) == 1 else mass_sqrt_inv @ v
+    return mass_sqrt_inv * v if jnp.ndim(mass_sqrt_inv) <= 1 else mass_sqrt_inv @ v
 
 
 def _unscale(mass_sqrt_inv, w):
-    return mass_sqrt_inv * w if jnp.ndim(mass_sqrt_inv) == 1 else mass_sqrt_inv.T @ w
+    return mass_sqrt_inv * w if jnp.ndim(mass_sqrt_inv) <= 1 else mass_sqrt_inv.T @ w
 
 
 def langevin_step(

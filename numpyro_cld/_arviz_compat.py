@@ -1,0 +1,102 @@
+"""Everything that differs between arviz 0.23 and arviz 1.x, in one place.
+
+arviz 0.23 returns :class:`arviz.InferenceData` (groups are ``xarray.Dataset``); arviz 1.x
+(split into arviz-base / arviz-stats / arviz-plots) returns ``xarray.DataTree`` (groups are
+``DataTree`` nodes) and ships different matplotlib styles. The functions used elsewhere in
+numpyro_cld -- ``az.ess(dataset, method=...)``, ``az.rhat(dataset, method="rank")`` and
+``az.from_numpyro(mcmc)`` -- exist with the same meaning in both; group access, attaching a
+group and the plot style are wrapped here. arviz is imported lazily so that
+``import numpyro_cld`` stays fast.
+"""
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["arviz", "is_inference_data", "get_group", "attach_group", "ess", "rhat",
+           "plot_style"]
+
+# arviz 0.23 style first, then the arviz-plots (1.x) default style
+_STYLES = ("arviz-darkgrid", "arviz-variat", "arviz-vibrant")
+
+
+def arviz():
+    """The ``arviz`` module (imported on first use; its import-time FutureWarning about
+    the 1.x refactor is silenced)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz as az
+    return az
+
+
+def _datatree_type():
+    return getattr(xr, "DataTree", None)
+
+
+def is_inference_data(obj) -> bool:
+    """An arviz 0.23 ``InferenceData`` or an arviz 1.x ``DataTree``."""
+    dt = _datatree_type()
+    if dt is not None and isinstance(obj, dt):
+        return True
+    # InferenceData is checked by name so that arviz need not be imported here
+    return any(c.__name__ == "InferenceData" for c in type(obj).__mro__)
+
+
+def get_group(data, group: str) -> xr.Dataset:
+    """Group ``group`` of an InferenceData / DataTree as an ``xarray.Dataset``."""
+    dt = _datatree_type()
+    try:
+        node = data[group]
+    except KeyError:
+        node = None
+    if node is None or (dt is not None and isinstance(node, dt) and not node.data_vars):
+        raise ValueError(f"`group` {group!r} is not in the inference data.")
+    if dt is not None and isinstance(node, dt):
+        return node.to_dataset()
+    return node
+
+
+def attach_group(data, group: str, dataset: xr.Dataset):
+    """Add ``dataset`` to ``data`` as group ``group`` (in place) and return ``data``."""
+    dt = _datatree_type()
+    if dt is not None and isinstance(data, dt):
+        data[group] = dt(dataset=dataset)
+        return data
+    import warnings
+
+    with warnings.catch_warnings():
+        # arviz 0.23 warns for group names outside its schema; this one is ours on purpose
+        warnings.simplefilter("ignore", UserWarning)
+        data.add_groups({group: dataset})
+    return data
+
+
+def _per_variable(result, name):
+    return np.asarray(result[name].values, dtype=float)
+
+
+def ess(dataset: xr.Dataset, method: str) -> dict:
+    """ArviZ ESS (``"bulk"`` or ``"tail"``) of each variable over ``chain`` and ``draw``."""
+    out = arviz().ess(dataset, method=method)
+    return {name: _per_variable(out, name) for name in dataset.data_vars}
+
+
+def rhat(dataset: xr.Dataset) -> dict:
+    """ArviZ rank-normalised split R-hat of each variable over ``chain`` and ``draw``."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # constant variables give 0/0; arviz 1.x warns, the result is NaN in both
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = arviz().rhat(dataset, method="rank")
+    return {name: _per_variable(out, name) for name in dataset.data_vars}
+
+
+def plot_style():
+    """Name of an ArviZ matplotlib style available here (``"default"`` if none is)."""
+    import matplotlib.pyplot as plt
+
+    arviz()  # both arviz 0.23 and arviz-plots register their styles on import
+    available = set(plt.style.available)
+    return next((s for s in _STYLES if s in available), "default")

@@ -1,0 +1,16 @@
+"""Learned scores with Flax NNX: noise-conditional and patch-conditional networks, DSM
+training, save/load, and adapters to the kernels' score sources (see ``docs/nets.md``)."""
+
+from .adapters import NetPrefixSource, as_prefix_source, as_score_fn, check_sigmas
+from .autoregressive import PatchLSTM
+from .conv import ScoreConv
+from .dsm import dsm_loss, loss_for, patch_dsm_loss
+from .mlp import ScoreMLP
+from .train import TrainResult, check_data, load, save, train
+
+__all__ = [
+    "ScoreMLP", "ScoreConv", "PatchLSTM",
+    "dsm_loss", "patch_dsm_loss", "loss_for",
+    "TrainResult", "train", "save", "load", "check_data",
+    "as_score_fn", "as_prefix_source", "NetPrefixSource", "check_sigmas",
+]

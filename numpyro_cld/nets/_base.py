@@ -1,0 +1,64 @@
+"""Pieces shared by the score networks: the noise-level embedding and input checks."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+
+def as_sigmas(sigmas, name="sigmas"):
+    """Trained noise levels as a tuple of positive floats (hashable, so it can live in the graph)."""
+    if sigmas is None:
+        raise TypeError(f"`{name}` is required: the noise levels the network is trained on.")
+    arr = np.atleast_1d(np.asarray(sigmas, dtype=np.float64))
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"`{name}` must be a non-empty 1-d array of positive finite numbers, "
+                         f"got {sigmas!r}.")
+    return tuple(float(s) for s in arr)
+
+
+def check_patch_size(num_features, patch_size):
+    if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) \
+            or patch_size < 1:
+        raise ValueError(f"`patch_size` must be a positive integer, got {patch_size!r}.")
+    if num_features % patch_size:
+        raise ValueError(f"`patch_size` {patch_size} does not divide the {num_features} "
+                         f"features of the input.")
+    return int(patch_size)
+
+
+class SigmaEmbedding(nnx.Module):
+    """Fourier features of ``log sigma`` followed by a linear map.
+
+    The noise level enters continuously (not as a level index) so that the network is a
+    function of ``sigma``; the kernels still may only ask for the trained levels.
+    """
+
+    def __init__(self, out_features: int, num_frequencies: int = 8, *, rngs: nnx.Rngs):
+        self.frequencies = tuple(float(f) for f in 2.0 ** np.arange(num_frequencies) * 0.25)
+        self.linear = nnx.Linear(2 * num_frequencies + 1, out_features, rngs=rngs)
+
+    def __call__(self, sigma):
+        log_sigma = jnp.log(jnp.asarray(sigma, jnp.float32))[..., None]
+        angles = log_sigma * jnp.asarray(self.frequencies, jnp.float32)
+        feats = jnp.concatenate([log_sigma, jnp.sin(angles), jnp.cos(angles)], -1)
+        return self.linear(feats)
+
+
+def check_input(x, event_shape, name="x"):
+    """Split ``x`` of shape ``(*batch, *event_shape)`` or ``(*batch, prod(event_shape))``."""
+    shape = tuple(jnp.shape(x))
+    size = math.prod(event_shape)
+    k = len(event_shape)
+    if shape[len(shape) - k:] == tuple(event_shape):
+        return shape[:len(shape) - k]
+    if len(shape) >= 1 and shape[-1] == size:
+        return shape[:-1]
+    raise ValueError(f"`{name}` has shape {shape}, but the network was trained on inputs of "
+                     f"shape {tuple(event_shape)} (or {size} flat features), with optional "
+                     f"leading batch dimensions.")
+
+
+def broadcast_sigma(sigma, batch_shape):
+    return jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), batch_shape)

@@ -1,0 +1,115 @@
+"""Trained networks as score sources for the kernels.
+
+- :func:`as_score_fn`: a noise-conditional network -> ``score_fn(x, sigma)`` for
+  :class:`~numpyro_cld.AnnealedLangevin`;
+- :func:`as_prefix_source`: a :class:`PatchLSTM` -> a prefix source
+  (:mod:`numpyro_cld.prefix`) for :class:`~numpyro_cld.ChainedLangevin`.
+
+Both check the sampler's noise levels against the trained ones: a network asked for a
+``sigma`` it never saw returns an untrained extrapolation, not an error, so the check is
+made here, where ``sigmas`` is still a concrete array.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax.flatten_util import ravel_pytree
+
+from ._base import check_patch_size
+from .autoregressive import PatchLSTM
+
+__all__ = ["as_score_fn", "as_prefix_source", "NetPrefixSource", "check_sigmas"]
+
+
+def check_sigmas(net, sigmas, rtol=1e-4):
+    """Raise ``ValueError`` unless every entry of ``sigmas`` is one of the trained levels."""
+    if sigmas is None:
+        return None
+    arr = np.atleast_1d(np.asarray(sigmas, np.float64))
+    trained = np.asarray(net.sigmas)
+    if arr.ndim != 1 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"`sigmas` must be a 1-d array of finite noise levels, got {sigmas!r}.")
+    close = np.abs(arr[:, None] - trained[None, :]) <= rtol * trained[None, :]
+    missing = arr[~close.any(1)]
+    if missing.size:
+        raise ValueError(
+            f"`sigmas` {np.round(missing, 6).tolist()} are not among the levels the network "
+            f"was trained on ({np.round(trained, 6).tolist()}); retrain the network or pass "
+            f"the trained levels.")
+    return arr
+
+
+def as_score_fn(net, sigmas=None):
+    """``score_fn(x, sigma)`` of a trained noise-conditional network.
+
+    :param net: a :class:`ScoreMLP` or :class:`ScoreConv`.
+    :param sigmas: the sampler's noise levels, checked against ``net.sigmas``.
+    :return: a pure function; ``x`` may be an array ``(..., dim)``/``(..., H, W)`` or a
+        pytree, whose leaves are raveled in order (the layout of a one-site model).
+    """
+    if isinstance(net, PatchLSTM):
+        raise TypeError("`net` is a PatchLSTM (prefix-conditional scores); use "
+                        "as_prefix_source for ChainedLangevin.")
+    check_sigmas(net, sigmas)
+    graphdef, state = nnx.split(net)
+
+    def score_fn(x, sigma):
+        model = nnx.merge(graphdef, state)
+        if isinstance(x, (jax.Array, np.ndarray)):
+            return model(x, sigma).astype(jnp.result_type(x))
+        flat, unravel = ravel_pytree(x)
+        return unravel(model(flat, sigma).astype(flat.dtype))
+
+    return score_fn
+
+
+class NetPrefixSource:
+    """Prefix source (see :mod:`numpyro_cld.prefix`) backed by a trained :class:`PatchLSTM`.
+
+    The context is the LSTM state after the ``sigma`` token and the finished patches, so the
+    kernel keeps one per noise level. ``sigma = 0`` (the unsmoothed target) is answered at
+    the smallest trained level. There is no density: ``potential = 0``, ``has_density =
+    False`` (no Metropolis test).
+    """
+
+    has_density = False
+
+    def __init__(self, net, sigmas=None, patch_size=None):
+        if not isinstance(net, PatchLSTM):
+            raise TypeError(f"`net` must be a PatchLSTM, got {type(net).__name__}.")
+        if patch_size is not None:
+            check_patch_size(net.dim, patch_size)
+            if patch_size != net.patch_size:
+                raise ValueError(f"`patch_size` {patch_size} differs from the network's "
+                                 f"trained patch_size {net.patch_size}.")
+        check_sigmas(net, sigmas)
+        self.patch_size = net.patch_size
+        self.num_patches = net.num_patches
+        self.dim = net.dim
+        self.sigma_min = float(min(net.sigmas))
+        self._graphdef, self._state = nnx.split(net)
+
+    def _net(self):
+        return nnx.merge(self._graphdef, self._state)
+
+    def _sigma(self, sigma):
+        sigma = jnp.asarray(sigma, jnp.float32)
+        return jnp.where(sigma > 0, sigma, self.sigma_min)
+
+    def init_context(self, sigma):
+        return self._net().init_context(self._sigma(sigma))
+
+    def advance(self, context, i, x_patch, sigma):
+        return self._net().advance(context, jnp.asarray(x_patch, jnp.float32))
+
+    def potential_and_score(self, context, i, x_patch, sigma):
+        score = self._net().patch_score(context, jnp.asarray(x_patch, jnp.float32),
+                                        self._sigma(sigma))
+        dtype = jnp.result_type(x_patch)
+        return jnp.zeros((), dtype), score.astype(dtype)
+
+
+def as_prefix_source(net, sigmas=None, patch_size=None):
+    """:class:`NetPrefixSource` of ``net``, checking ``sigmas`` and ``patch_size``."""
+    return NetPrefixSource(net, sigmas=sigmas, patch_size=patch_size)

@@ -1,0 +1,115 @@
+"""Patch-conditional (autoregressive) score network: an LSTM over the patches of ``x``.
+
+As in Cheng et al. (Chained Langevin dynamics, App. B.2) the noise level is fed as a first
+token (``log sigma`` repeated ``patch_size`` times, the log keeping its scale of order
+one), then the patches of ``x`` in order. The hidden state after the finished patches is
+the *context*; one more cell step on the current (noisy) patch followed by a linear head,
+divided by ``sigma``, estimates the score of ``p_sigma(x_i | x_<i)``, where only patch
+``i`` carries noise of level ``sigma``. This is exactly what the prefix protocol of
+:mod:`numpyro_cld.prefix` asks for, so a sampling step costs one cell and one head
+evaluation.
+
+Training feeds the *clean* patches to build the contexts and the *noisy* patch only to the
+extra cell step, i.e. two cell evaluations per patch, no pass per patch.
+"""
+
+import math
+
+import jax.numpy as jnp
+from flax import nnx
+
+from ._base import as_sigmas, check_input, check_patch_size
+
+__all__ = ["PatchLSTM"]
+
+
+class PatchLSTM(nnx.Module):
+    """LSTM estimate of the prefix-conditional scores ``grad log p_sigma(x_i | x_<i)``.
+
+    :param event_shape: shape of one sample (``(H, W)`` for images or ``d`` for vectors);
+        patches are taken from the flattened (row-major) sample.
+    :param int patch_size: features per patch; must divide the number of features.
+    :param sigmas: the noise levels the network is trained on.
+    :param int hidden: LSTM hidden features.
+    :param int num_layers: stacked LSTM layers.
+    :param nnx.Rngs rngs: parameter initialisation.
+
+    **Example**
+
+    .. doctest::
+
+        >>> from flax import nnx
+        >>> import jax.numpy as jnp
+        >>> net = PatchLSTM((8, 8), 8, sigmas=[1.0, 0.01], hidden=16, rngs=nnx.Rngs(0))
+        >>> ctx = net.advance(net.init_context(1.0), jnp.zeros(8))
+        >>> net.patch_score(ctx, jnp.zeros(8), 1.0).shape
+        (8,)
+    """
+
+    def __init__(self, event_shape, patch_size: int, sigmas, *, hidden: int = 128,
+                 num_layers: int = 1, rngs: nnx.Rngs):
+        event_shape = (int(event_shape),) if jnp.ndim(event_shape) == 0 else tuple(
+            int(s) for s in event_shape)
+        self.event_shape = event_shape
+        self.dim = math.prod(event_shape)
+        self.patch_size = check_patch_size(self.dim, patch_size)
+        self.num_patches = self.dim // self.patch_size
+        self.sigmas = as_sigmas(sigmas)
+        self.hidden = int(hidden)
+        self.config = (("event_shape", event_shape), ("patch_size", self.patch_size),
+                       ("sigmas", self.sigmas), ("hidden", self.hidden),
+                       ("num_layers", int(num_layers)))
+        self.cells = nnx.List([
+            nnx.OptimizedLSTMCell(self.patch_size if k == 0 else hidden, hidden, rngs=rngs)
+            for k in range(num_layers)])
+        self.head = nnx.Linear(hidden, self.patch_size, rngs=rngs)
+
+    # -- the recurrent pieces (any leading batch shape) -----------------------------------
+    def _step(self, context, inputs):
+        new, h = [], inputs
+        for cell, carry in zip(self.cells, context):
+            carry, h = cell(carry, h)
+            new.append(carry)
+        return tuple(new), h
+
+    def _check_patch(self, x_patch):
+        if jnp.shape(x_patch)[-1:] != (self.patch_size,):
+            raise ValueError(f"`x_patch` has shape {jnp.shape(x_patch)}, but the network was "
+                             f"trained with patch_size {self.patch_size}.")
+
+    def init_context(self, sigma):
+        """Context before any patch: the state after the ``sigma`` token."""
+        sigma = jnp.asarray(sigma, jnp.float32)
+        zeros = jnp.zeros((*jnp.shape(sigma), self.hidden), jnp.float32)
+        token = jnp.broadcast_to(jnp.log(sigma)[..., None], (*jnp.shape(sigma), self.patch_size))
+        return self._step(tuple((zeros, zeros) for _ in self.cells), token)[0]
+
+    def advance(self, context, x_patch):
+        """Context after a finished (clean) patch."""
+        self._check_patch(x_patch)
+        return self._step(context, x_patch)[0]
+
+    def patch_score(self, context, x_patch, sigma):
+        """Score of the current noisy patch given the context."""
+        self._check_patch(x_patch)
+        _, h = self._step(context, x_patch)
+        return self.head(h) / jnp.asarray(sigma, jnp.float32)[..., None]
+
+    # -- all patches at once (training) ---------------------------------------------------
+    def conditional_scores(self, x_clean, x_noisy, sigma):
+        """Scores of every noisy patch given the clean prefix, shape ``(*batch, P, patch)``."""
+        batch = check_input(x_clean, self.event_shape, "x_clean")
+        check_input(x_noisy, self.event_shape, "x_noisy")
+        sigma = jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), batch)
+        clean = jnp.reshape(x_clean, (*batch, self.num_patches, self.patch_size))
+        noisy = jnp.reshape(x_noisy, (*batch, self.num_patches, self.patch_size))
+        context = self.init_context(sigma)
+        out = []
+        for i in range(self.num_patches):  # static, short; unrolled under jit
+            out.append(self.patch_score(context, noisy[..., i, :], sigma))
+            context = self.advance(context, clean[..., i, :])
+        return jnp.stack(out, -2)
+
+    def __call__(self, x, sigma):
+        """Prefix-conditional scores of ``x`` given its own prefix, with the shape of ``x``."""
+        return jnp.reshape(self.conditional_scores(x, x, sigma), jnp.shape(x))

@@ -1,0 +1,186 @@
+"""Training of the score networks: Adam on the DSM loss, held-out loss, save and load.
+
+The optimisation runs ``log_every`` steps at a time inside one jitted ``lax.scan`` (the
+Python loop only logs), with minibatches drawn with replacement from the training split.
+Everything is seeded: the same ``seed`` gives the same split, batches and parameters.
+"""
+
+import json
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx, serialization
+from jax import lax, random
+
+from ._base import check_input
+from .autoregressive import PatchLSTM
+from .conv import ScoreConv
+from .dsm import loss_for
+from .mlp import ScoreMLP
+
+__all__ = ["TrainResult", "train", "save", "load", "check_data"]
+
+_NETS = {cls.__name__: cls for cls in (ScoreMLP, ScoreConv, PatchLSTM)}
+_FORMAT = "numpyro_cld.nets/1"
+
+
+class TrainResult(NamedTuple):
+    """What :func:`train` reports.
+
+    - **steps** - step counts at which the losses were recorded.
+    - **train_loss** - mean training loss over the ``log_every`` steps before each record.
+    - **holdout_loss** - loss on the held-out split (fixed noise draw, so the records are
+      paired); empty when ``holdout=0``. The first record is before training.
+    - **seconds** - wall-clock time of the optimisation, compilation included.
+    """
+
+    steps: np.ndarray
+    train_loss: np.ndarray
+    holdout_loss: np.ndarray
+    seconds: float
+
+
+def check_data(net, data, name="data"):
+    """``data`` as a float32 array ``(N, *event)``; clear errors for NaN/inf or bad shape."""
+    arr = np.asarray(data, dtype=np.float32)
+    if arr.ndim < 2 or arr.shape[0] < 2:
+        raise ValueError(f"`{name}` must be an array of at least 2 samples on its leading "
+                         f"axis, got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.all(np.isfinite(arr.reshape(len(arr), -1)), axis=1)))
+        raise ValueError(f"`{name}` contains NaN or infinite values ({bad} samples).")
+    if check_input(arr, net.event_shape, name) != (arr.shape[0],):
+        raise ValueError(f"`{name}` must have shape (N, {net.event_shape}), got {arr.shape}.")
+    return arr
+
+
+def _progress(total, enabled):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # a plain print per record instead
+        return None
+    return tqdm(total=total, desc="DSM", leave=False)
+
+
+def train(net, data, *, steps: int = 2000, batch_size: int = 128, learning_rate=1e-3,
+          holdout: float = 0.1, seed: int = 0, log_every: int = 100, loss_fn=None,
+          progress: bool = True) -> TrainResult:
+    """Fit ``net`` (in place) to ``data`` by DSM with Adam.
+
+    :param net: a :class:`ScoreMLP`, :class:`ScoreConv` or :class:`PatchLSTM`.
+    :param data: ``(N, *event_shape)`` or ``(N, dim)`` training samples.
+    :param int steps: optimisation steps (rounded up to a multiple of ``log_every``).
+    :param int batch_size: minibatch size.
+    :param learning_rate: Adam learning rate (or an optax schedule).
+    :param float holdout: fraction of ``data`` held out for the validation loss.
+    :param int seed: seeds the split, the minibatches and the noise.
+    :param int log_every: steps per jitted chunk and per loss record.
+    :param loss_fn: ``loss(net, batch, key)``; defaults to :func:`~numpyro_cld.nets.dsm.loss_for`.
+    :param bool progress: show a progress bar (tqdm if installed).
+    :return: :class:`TrainResult`.
+    """
+    for name, v in (("steps", steps), ("batch_size", batch_size), ("log_every", log_every)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"`{name}` must be a positive integer, got {v!r}.")
+    if not 0 <= holdout < 1:
+        raise ValueError(f"`holdout` must lie in [0, 1), got {holdout!r}.")
+    arr = check_data(net, data)
+    arr = arr[np.random.default_rng(seed).permutation(len(arr))]
+    n_hold = int(round(holdout * len(arr)))
+    if holdout > 0 and not 1 <= n_hold < len(arr):
+        raise ValueError(f"`holdout` {holdout} leaves no held-out or no training samples "
+                         f"for {len(arr)} samples.")
+    train_data, hold_data = jnp.asarray(arr[n_hold:]), jnp.asarray(arr[:n_hold])
+    loss_fn = loss_for(net) if loss_fn is None else loss_fn
+
+    optimizer = nnx.Optimizer(net, optax.adam(learning_rate), wrt=nnx.Param)
+    graphdef, state = nnx.split((net, optimizer))
+    n_train = train_data.shape[0]
+
+    @jax.jit
+    def run_chunk(state, key, train_data):
+        def body(state, key):
+            model, opt = nnx.merge(graphdef, state)
+            key_idx, key_loss = random.split(key)
+            batch = train_data[random.randint(key_idx, (batch_size,), 0, n_train)]
+            loss, grads = nnx.value_and_grad(loss_fn)(model, batch, key_loss)
+            opt.update(model, grads)
+            return nnx.state((model, opt)), loss
+
+        state, losses = lax.scan(body, state, random.split(key, log_every))
+        return state, jnp.mean(losses)
+
+    @jax.jit
+    def holdout_loss(state, key, hold_data):
+        model, _ = nnx.merge(graphdef, state)
+        return loss_fn(model, hold_data, key)
+
+    key_train, key_hold = random.split(random.PRNGKey(seed))
+    num_chunks = -(-steps // log_every)
+    record_steps, train_losses, hold_losses = [], [], []
+    if n_hold:
+        hold_losses.append(float(holdout_loss(state, key_hold, hold_data)))
+    bar = _progress(num_chunks * log_every, progress)
+    start = time.perf_counter()
+    for chunk, key in enumerate(random.split(key_train, num_chunks)):
+        state, loss = run_chunk(state, key, train_data)
+        record_steps.append((chunk + 1) * log_every)
+        train_losses.append(float(loss))
+        msg = {"loss": f"{train_losses[-1]:.4f}"}
+        if n_hold:
+            hold_losses.append(float(holdout_loss(state, key_hold, hold_data)))
+            msg["holdout"] = f"{hold_losses[-1]:.4f}"
+        if bar is not None:
+            bar.update(log_every)
+            bar.set_postfix(msg)
+        elif progress:
+            print(f"step {record_steps[-1]}: " + ", ".join(f"{k} {v}" for k, v in msg.items()))
+    seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    if not np.all(np.isfinite(train_losses)):
+        raise FloatingPointError("DSM training diverged (non-finite loss); lower "
+                                 "`learning_rate`.")
+    nnx.update((net, optimizer), state)
+    return TrainResult(np.asarray(record_steps), np.asarray(train_losses),
+                       np.asarray(hold_losses), seconds)
+
+
+def save(net, path):
+    """Write the network's type, constructor arguments and parameters to ``path`` (msgpack)."""
+    payload = {
+        "format": _FORMAT,
+        "type": type(net).__name__,
+        "config": json.dumps(dict(net.config)),
+        "params": nnx.to_pure_dict(nnx.state(net, nnx.Param)),
+    }
+    with open(path, "wb") as f:
+        f.write(serialization.msgpack_serialize(payload))
+
+
+def load(path):
+    """Rebuild a network written by :func:`save`."""
+    with open(path, "rb") as f:
+        payload = serialization.msgpack_restore(f.read())
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise ValueError(f"`path` {path!r} is not a numpyro_cld network file.")
+    cls = _NETS[payload["type"]]
+    net = cls(**json.loads(payload["config"]), rngs=nnx.Rngs(0))
+    state = nnx.state(net, nnx.Param)
+    nnx.replace_by_pure_dict(state, _int_keys(payload["params"]))
+    nnx.update(net, state)
+    return net
+
+
+def _int_keys(tree):
+    # msgpack keeps the integer keys of nnx.List entries as strings
+    if not isinstance(tree, dict):
+        return tree
+    return {(int(k) if isinstance(k, str) and k.isdigit() else k): _int_keys(v)
+            for k, v in tree.items()}

@@ -1,0 +1,159 @@
+"""Plots of mode coverage (matplotlib, in an ArviZ style).
+
+- :func:`plot_mode_frequencies`: pooled mode frequencies per run against the target weights,
+  with every chain's own frequency as a dot.
+- :func:`plot_frequency_vs_steps`: the fraction of chains in each mode against the number of
+  Langevin steps, one panel per run (the layout of Figure 1 of Cheng et al.).
+- :func:`plot_image_grid`: image samples with their assigned modes.
+
+Every function takes the :func:`numpyro_cld.diagnostics.mode_coverage` Datasets (or a
+:class:`~numpyro_cld.diagnostics.KernelComparison`) and returns the matplotlib Figure.
+This module imports matplotlib; ``import numpyro_cld`` does not.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import _arviz_compat as azc
+from .diagnostics import KernelComparison, frequencies_by_draw
+
+__all__ = ["plot_mode_frequencies", "plot_frequency_vs_steps", "plot_image_grid"]
+
+
+def _coverages(coverage):
+    if isinstance(coverage, KernelComparison):
+        coverage = coverage.coverage
+    if not isinstance(coverage, dict):
+        coverage = {"run": coverage}
+    if not coverage:
+        raise ValueError("`coverage` must hold at least one mode_coverage Dataset.")
+    for name, cov in coverage.items():
+        if not hasattr(cov, "data_vars") or "assigned_mode" not in cov.data_vars:
+            raise TypeError(
+                f"`coverage` entry {name!r} must be a mode_coverage Dataset, got "
+                f"{type(cov).__name__}."
+            )
+    k = {int(c.attrs["num_modes"]) for c in coverage.values()}
+    if len(k) != 1:
+        raise ValueError(f"`coverage` runs disagree on the number of modes: {sorted(k)}.")
+    return coverage, k.pop()
+
+
+def _mode_names(mode_names, K):
+    if mode_names is None:
+        return [f"mode {k}" for k in range(K)]
+    if len(mode_names) != K:
+        raise ValueError(f"`mode_names` must have {K} entries, got {len(mode_names)}.")
+    return list(mode_names)
+
+
+def plot_mode_frequencies(coverage, *, mode_names=None, show_chains=True, figsize=None):
+    """Bars: pooled frequency of each mode per run; black segments: target weights;
+    dots: each chain's frequency (chains stuck in one mode show up at 0 and 1).
+
+    :param coverage: a mode_coverage Dataset, a dict name -> Dataset, or a
+        :class:`~numpyro_cld.diagnostics.KernelComparison`.
+    """
+    runs, K = _coverages(coverage)
+    names = _mode_names(mode_names, K)
+    with plt.style.context(azc.plot_style()):
+        fig, ax = plt.subplots(figsize=figsize or (1.6 + 1.2 * K * max(len(runs), 2) / 2, 3.2))
+        width = 0.8 / len(runs)
+        x = np.arange(K)
+        rng = np.random.default_rng(0)  # jitter of the chain dots only
+        for j, (name, cov) in enumerate(runs.items()):
+            pos = x - 0.4 + width * (j + 0.5)
+            bars = ax.bar(pos, cov["frequency"].values, width, label=name, alpha=0.85)
+            if show_chains:
+                cf = cov["chain_frequency"].values
+                jit = rng.uniform(-0.3, 0.3, cf.shape) * width
+                ax.scatter((pos + jit).ravel(), cf.ravel(), s=4, alpha=0.3, lw=0,
+                           color=bars.patches[0].get_facecolor(), zorder=3)
+        w = next((c["target_weight"].values for c in runs.values()
+                  if "target_weight" in c.data_vars), None)
+        if w is not None:
+            ax.hlines(w, x - 0.45, x + 0.45, colors="k", lw=2, label="target", zorder=4)
+        ax.set_xticks(x, names)
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("frequency")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+    return fig
+
+
+def plot_frequency_vs_steps(coverage, *, steps_per_draw=1, first_step=None,
+                            mode_names=None, log_x=True, cumulative=False, figsize=None):
+    """Fraction of chains in each mode against the number of steps; one panel per run,
+    target weights dashed.
+
+    :param coverage: as in :func:`plot_mode_frequencies`.
+    :param steps_per_draw: Langevin steps between consecutive draws (``num_steps`` of the
+        kernel), an int or a dict name -> int.
+    :param first_step: step count of draw 0 (default ``steps_per_draw``).
+    :param bool cumulative: plot the pooled frequency of draws up to each step instead.
+    """
+    runs, K = _coverages(coverage)
+    names = _mode_names(mode_names, K)
+    with plt.style.context(azc.plot_style()):
+        fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False,
+                                 figsize=figsize or (3.4 * len(runs), 3.0))
+        for ax, (name, cov) in zip(axes[0], runs.items()):
+            spd = steps_per_draw[name] if isinstance(steps_per_draw, dict) else steps_per_draw
+            if not spd or spd <= 0:
+                raise ValueError(f"`steps_per_draw` must be positive, got {spd!r}.")
+            f = frequencies_by_draw(cov, cumulative=cumulative).values
+            start = spd if first_step is None else first_step
+            steps = start + spd * np.arange(f.shape[0])
+            for k in range(K):
+                line, = ax.plot(steps, f[:, k], label=names[k])
+                if "target_weight" in cov.data_vars:
+                    ax.axhline(float(cov["target_weight"][k]), ls="--", lw=1,
+                               color=line.get_color())
+            if log_x and steps.min() > 0:
+                ax.set_xscale("log")
+            ax.set_title(name)
+            ax.set_xlabel("steps")
+        axes[0, 0].set_ylabel("cumulative frequency" if cumulative else "fraction of chains")
+        axes[0, 0].set_ylim(-0.02, 1.02)
+        axes[0, -1].legend(fontsize="small")
+        fig.tight_layout()
+    return fig
+
+
+def plot_image_grid(images, modes=None, *, image_shape=None, ncols=8, mode_names=None,
+                    cmap="gray", vmin=0.0, vmax=1.0):
+    """Images with their assigned modes as titles.
+
+    :param images: ``(n, H, W)``, or ``(n, H*W)`` with ``image_shape=(H, W)``.
+    :param modes: ``(n,)`` integer modes (e.g. ``diagnostics.assign_modes``), or None.
+    :param mode_names: names of the modes (default ``"mode k"``).
+    """
+    x = np.asarray(images, dtype=float)
+    if image_shape is not None:
+        x = x.reshape((x.shape[0],) + tuple(image_shape))
+    if x.ndim != 3:
+        raise ValueError(
+            f"`images` must have shape (n, H, W) (or pass `image_shape`), got {x.shape}."
+        )
+    n = x.shape[0]
+    if modes is not None:
+        modes = np.asarray(modes)
+        if modes.shape != (n,):
+            raise ValueError(f"`modes` must have shape ({n},), got {modes.shape}.")
+        K = int(modes.max()) + 1 if mode_names is None else len(mode_names)
+        names = _mode_names(mode_names, K)
+        if modes.min() < 0 or modes.max() >= K:
+            raise ValueError(f"`modes` must lie in 0..{K - 1}, got {modes.min()}..{modes.max()}.")
+    ncols = max(1, min(int(ncols), n))
+    nrows = -(-n // ncols)
+    with plt.style.context(azc.plot_style()):
+        fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                                 figsize=(1.2 * ncols, 1.35 * nrows))
+        for i, ax in enumerate(axes.ravel()):
+            ax.axis("off")
+            if i < n:
+                ax.imshow(x[i], cmap=cmap, vmin=vmin, vmax=vmax)
+                if modes is not None:
+                    ax.set_title(names[modes[i]], fontsize="small")
+        fig.tight_layout()
+    return fig

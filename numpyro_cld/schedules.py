@@ -1,0 +1,208 @@
+"""Noise schedules, diffusion paths and their base distributions.
+
+Three annealing paths lead from an easy distribution to the target ``p`` (DESIGN.md §1):
+
+- ``"ve"`` (NCSN, variance exploding): ``p_sigma = p * N(0, sigma^2 I)`` for
+  ``sigma_1 > ... > sigma_L`` (:func:`ncsn_sigmas`, :func:`ncsn_step_sizes`).
+- ``"vp"`` (diffusion path of Cordero-Encinar, Akyildiz and Duncan):
+  ``X_lam = sqrt(lam) X + sqrt(1 - lam) Z``, ``X ~ p``, ``Z ~ nu`` with ``nu`` a
+  :class:`GaussianBase` or a :class:`StudentTBase`; ``lam`` increases to 1
+  (:func:`vp_lambdas`).
+- ``"tempered"`` (geometric path): ``p_lam ∝ p^lam nu^(1 - lam)``, same ``lambdas``.
+"""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+from jax import random
+from jax.scipy.special import gammaln
+
+from ._validate import one_of, positive_float, positive_int
+
+__all__ = [
+    "PATHS",
+    "GaussianBase",
+    "StudentTBase",
+    "as_base",
+    "check_lambdas",
+    "check_sigmas",
+    "ncsn_sigmas",
+    "ncsn_step_sizes",
+    "vp_lambdas",
+]
+
+PATHS = ("ve", "vp", "tempered")
+LAMBDA_SCHEDULES = ("linear", "cosine", "exponential")
+
+
+def check_sigmas(sigmas, name="sigmas"):
+    """``sigmas`` as a float32 array: 1-d, at least one level, finite, positive, strictly
+    decreasing."""
+    arr = np.asarray(sigmas, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-d sequence of noise levels, got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"`{name}` must contain at least one level (L >= 1), got L = 0.")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"`{name}` must be finite and positive, got {arr.tolist()}.")
+    if np.any(np.diff(arr) >= 0):
+        raise ValueError(f"`{name}` must be strictly decreasing, got {arr.tolist()}.")
+    return jnp.asarray(arr, jnp.float32)
+
+
+def check_lambdas(lambdas, name="lambdas", allow_zero=False):
+    """``lambdas`` as a float32 array: 1-d, at least one level, strictly increasing, in
+    ``(0, 1]`` (``[0, 1]`` with ``allow_zero``, for the tempered path)."""
+    arr = np.asarray(lambdas, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-d sequence of levels, got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"`{name}` must contain at least one level (L >= 1), got L = 0.")
+    low_ok = np.all(arr >= 0) if allow_zero else np.all(arr > 0)
+    if not np.all(np.isfinite(arr)) or not low_ok or np.any(arr > 1):
+        interval = "[0, 1]" if allow_zero else "(0, 1]"
+        raise ValueError(f"`{name}` must lie in {interval}, got {arr.tolist()}.")
+    if np.any(np.diff(arr) <= 0):
+        raise ValueError(f"`{name}` must be strictly increasing, got {arr.tolist()}.")
+    return jnp.asarray(arr, jnp.float32)
+
+
+def ncsn_sigmas(sigma_max=1.0, sigma_min=0.01, num_levels=10):
+    """Geometric noise levels ``sigma_1 = sigma_max > ... > sigma_L = sigma_min`` (NCSN).
+
+    With ``num_levels = 1`` the single level is ``sigma_min`` (the target's own level).
+    """
+    sigma_max = positive_float("sigma_max", sigma_max)
+    sigma_min = positive_float("sigma_min", sigma_min)
+    num_levels = positive_int("num_levels", num_levels)
+    if num_levels == 1:
+        return jnp.asarray([sigma_min], jnp.float32)
+    if not sigma_max > sigma_min:
+        raise ValueError(
+            f"`sigma_max` must exceed `sigma_min`, got sigma_max={sigma_max}, "
+            f"sigma_min={sigma_min}."
+        )
+    return jnp.asarray(np.geomspace(sigma_max, sigma_min, num_levels), jnp.float32)
+
+
+def ncsn_step_sizes(eps, sigmas):
+    """NCSN step sizes ``eta_i = eps * sigma_i^2 / sigma_L^2`` (Song & Ermon 2019, Alg. 1)."""
+    eps = positive_float("eps", eps)
+    sigmas = check_sigmas(sigmas)
+    return eps * sigmas**2 / sigmas[-1] ** 2
+
+
+def vp_lambdas(num_levels=10, schedule="linear", lambda_min=1e-3):
+    """Increasing ``lambda_1 = lambda_min < ... < lambda_L = 1`` for the vp / tempered paths.
+
+    On the grid ``t_i = (i - 1) / (L - 1)``:
+
+    - ``"linear"``: ``lam = lambda_min + (1 - lambda_min) t``;
+    - ``"cosine"``: ``lam = lambda_min + (1 - lambda_min) sin^2(pi t / 2)`` (slow at both
+      ends, the cosine schedule of Nichol & Dhariwal in this time direction);
+    - ``"exponential"``: the OU schedule ``lam_t = min(1, exp(-2 (T - t)))`` on
+      ``t in [0, T]`` with ``T = -log(lambda_min) / 2``, i.e. ``lam = lambda_min^(1 - t)``.
+
+    ``num_levels = 1`` gives ``[1.0]`` (the target itself).
+    """
+    num_levels = positive_int("num_levels", num_levels)
+    schedule = one_of("schedule", schedule, LAMBDA_SCHEDULES)
+    lambda_min = float(lambda_min)
+    if not 0 < lambda_min < 1:
+        raise ValueError(f"`lambda_min` must lie strictly between 0 and 1, got {lambda_min!r}.")
+    if num_levels == 1:
+        return jnp.ones((1,), jnp.float32)
+    t = np.linspace(0.0, 1.0, num_levels)
+    if schedule == "linear":
+        lam = lambda_min + (1 - lambda_min) * t
+    elif schedule == "cosine":
+        lam = lambda_min + (1 - lambda_min) * np.sin(np.pi * t / 2) ** 2
+    else:
+        lam = np.minimum(1.0, lambda_min ** (1.0 - t))
+    return check_lambdas(lam)
+
+
+class GaussianBase:
+    """Base ``nu = N(0, scale^2 I)`` of the vp and tempered paths."""
+
+    name = "gaussian"
+
+    def __init__(self, scale=1.0):
+        self.scale = positive_float("scale", scale)
+
+    def log_prob(self, x):
+        d = x.shape[-1]
+        return -0.5 * jnp.sum(x**2, -1) / self.scale**2 - d * (
+            math.log(self.scale) + 0.5 * math.log(2 * math.pi))
+
+    def score(self, x):
+        return -x / self.scale**2
+
+    def sample(self, rng_key, shape, dtype=jnp.float32):
+        return self.scale * random.normal(rng_key, shape, dtype)
+
+    def __repr__(self):
+        return f"GaussianBase(scale={self.scale})"
+
+
+class StudentTBase:
+    """Base ``nu = t(0, scale^2 I, alpha)``, ``nu(x) ∝ (1 + |x|^2 / (alpha scale^2))^(-(alpha+d)/2)``
+    (multivariate Student-t with tail index ``alpha > 2``, so finite variance)."""
+
+    name = "student_t"
+
+    def __init__(self, alpha, scale=1.0):
+        alpha = positive_float("alpha", alpha)
+        if not alpha > 2:
+            raise ValueError(
+                f"`alpha` must be > 2 (finite second moment of the Student-t base), got {alpha!r}."
+            )
+        self.alpha = alpha
+        self.scale = positive_float("scale", scale)
+
+    def log_prob(self, x):
+        a, s, d = self.alpha, self.scale, x.shape[-1]
+        norm = (gammaln((a + d) / 2) - gammaln(a / 2)
+                - 0.5 * d * jnp.log(a * math.pi) - d * math.log(s))
+        return norm - 0.5 * (a + d) * jnp.log1p(jnp.sum(x**2, -1) / (a * s**2))
+
+    def score(self, x):
+        a, s, d = self.alpha, self.scale, x.shape[-1]
+        return -(a + d) * x / (a * s**2 + jnp.sum(x**2, -1, keepdims=True))
+
+    def sample(self, rng_key, shape, dtype=jnp.float32):
+        # Gaussian scale mixture: Z = scale * G / sqrt(W / alpha), W ~ chi^2_alpha per vector
+        key_g, key_w = random.split(rng_key)
+        g = random.normal(key_g, shape, dtype)
+        w = 2.0 * random.gamma(key_w, self.alpha / 2, shape[:-1] + (1,), dtype)
+        return self.scale * g / jnp.sqrt(w / self.alpha)
+
+    def __repr__(self):
+        return f"StudentTBase(alpha={self.alpha}, scale={self.scale})"
+
+
+def as_base(base):
+    """``"gaussian"``, ``("student_t", alpha)`` or a base object -> a base object."""
+    if isinstance(base, (GaussianBase, StudentTBase)):
+        return base
+    if isinstance(base, str) and base == "gaussian":
+        return GaussianBase()
+    if isinstance(base, str) and base == "student_t":
+        raise ValueError(
+            "`base='student_t'` needs a tail index: pass ('student_t', alpha) with alpha > 2 "
+            "or StudentTBase(alpha, scale)."
+        )
+    if isinstance(base, tuple) and len(base) in (2, 3) and base[0] == "student_t":
+        return StudentTBase(*base[1:])
+    raise ValueError(
+        "`base` must be 'gaussian', ('student_t', alpha[, scale]), GaussianBase(...) or "
+        f"StudentTBase(...), got {base!r}."
+    )
+
+
+def vp_coefficients(lam):
+    """``(a, tau) = (sqrt(lam), sqrt(1 - lam))`` of ``X_lam = a X + tau Z``."""
+    lam = jnp.asarray(lam)
+    return jnp.sqrt(lam), jnp.sqrt(jnp.clip(1.0 - lam, 0.0, None))
+

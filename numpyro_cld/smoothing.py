@@ -1,0 +1,295 @@
+"""Scores of the annealing paths: where ``grad log p_level(x)`` comes from.
+
+A *level source* extends the score-source protocol of :mod:`numpyro_cld.scores` by the
+noise level: ``f(x_flat, level, rng_key) -> (U_level(x), s_level(x))``, with ``level`` a
+``sigma`` on the ``"ve"`` path and a ``lambda`` on the ``"vp"`` and ``"tempered"`` paths.
+The annealed kernel closes over the level of the current stage. Four constructors:
+
+- :func:`exact_level_source` — exact smoothing of a NumPyro model by the :class:`smooth`
+  effect handler, which swaps every latent Normal / MultivariateNormal site (and
+  ``MixtureSameFamily`` / ``MixtureGeneral`` mixtures of them) for its smoothed version:
+  ``N(m, S)`` becomes ``N(m, S + sigma^2 I)`` on the ve path and
+  ``N(sqrt(lam) m, lam S + (1 - lam) c^2 I)`` on the vp path with base ``N(0, c^2 I)``;
+  mixtures smooth component-wise with the same weights.
+- :func:`mc_level_source` — self-normalised Monte-Carlo (Tweedie) smoothing of any
+  potential, for any path and base, including the Student-t base.
+- :func:`tempered_level_source` — the geometric path ``p^lam nu^(1 - lam)``.
+- :func:`score_fn_level_source` — a learned noise-conditional ``score_fn(x, level)``.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import random
+from jax.flatten_util import ravel_pytree
+from jax.scipy.special import logsumexp
+
+import numpyro.distributions as dist
+from numpyro.distributions.distribution import ExpandedDistribution
+from numpyro.handlers import seed, trace
+from numpyro.infer.util import potential_energy
+from numpyro.primitives import Messenger
+
+from .schedules import GaussianBase, vp_coefficients
+
+__all__ = [
+    "SMOOTHING_OPTIONS",
+    "UnsupportedSiteError",
+    "exact_level_source",
+    "exact_smoothing_problems",
+    "mc_level_source",
+    "score_fn_level_source",
+    "smooth",
+    "smooth_distribution",
+    "tempered_level_source",
+]
+
+SMOOTHING_OPTIONS = (
+    "smoothing='mc' (Monte-Carlo Tweedie smoothing of the potential, with "
+    "`num_mc_samples` draws per score), path='tempered' (the geometric path "
+    "p^lam nu^(1-lam), exact from the potential), or a learned noise-conditional "
+    "`score_fn(x, level)`"
+)
+
+
+class UnsupportedSiteError(ValueError):
+    """A model site that exact smoothing cannot handle."""
+
+
+def _gaussian_params(path, level, base):
+    """``(a, v)``: a Gaussian ``N(m, S)`` smooths to ``N(a m, a^2 S + v I)``."""
+    if path == "ve":
+        return 1.0, jnp.square(level)
+    if path == "vp":
+        if not isinstance(base, GaussianBase):
+            raise UnsupportedSiteError(
+                f"exact smoothing on the vp path needs a Gaussian base, got {base!r}: a "
+                "Student-t base has no closed-form convolution with a Gaussian. Use "
+                + SMOOTHING_OPTIONS + "."
+            )
+        a, tau = vp_coefficients(level)
+        return a, jnp.square(tau * base.scale)
+    raise ValueError(f"exact smoothing is defined for path 've' or 'vp', got {path!r}.")
+
+
+def _smooth(fn, a, v, site):
+    kind = type(fn)
+    if kind is dist.Normal:
+        return dist.Normal(a * fn.loc, jnp.sqrt(jnp.square(a * fn.scale) + v))
+    if kind is dist.MultivariateNormal:
+        eye = jnp.eye(fn.event_shape[-1], dtype=jnp.result_type(fn.loc))
+        cov = jnp.square(a) * fn.covariance_matrix + v * eye
+        return dist.MultivariateNormal(a * fn.loc, covariance_matrix=cov)
+    if kind is dist.Independent:
+        return dist.Independent(_smooth(fn.base_dist, a, v, site), fn.reinterpreted_batch_ndims)
+    if kind is ExpandedDistribution:
+        return _smooth(fn.base_dist, a, v, site).expand(fn.batch_shape)
+    if kind is dist.MixtureSameFamily:
+        return dist.MixtureSameFamily(
+            fn.mixing_distribution, _smooth(fn.component_distribution, a, v, site))
+    if kind is dist.MixtureGeneral:
+        return dist.MixtureGeneral(
+            fn.mixing_distribution,
+            [_smooth(c, a, v, site) for c in fn.component_distributions])
+    raise UnsupportedSiteError(
+        f"site '{site}' has distribution {kind.__name__}; exact smoothing supports Normal, "
+        "MultivariateNormal, and MixtureSameFamily / MixtureGeneral of those."
+    )
+
+
+def smooth_distribution(fn, path, level, base=None, site="?"):
+    """The distribution of ``fn`` smoothed to ``level`` on ``path`` (see module docstring).
+
+    :raises UnsupportedSiteError: for any other distribution, naming ``site``.
+    """
+    a, v = _gaussian_params(path, level, GaussianBase() if base is None else base)
+    return _smooth(fn, a, v, site)
+
+
+class smooth(Messenger):
+    """Effect handler: every latent sample site's distribution becomes its smoothed version
+    at ``level`` on ``path`` (``"ve"``: ``p * N(0, sigma^2 I)``; ``"vp"``: the law of
+    ``sqrt(lam) X + sqrt(1 - lam) Z`` with ``Z ~ base``, Gaussian). An observed site or an
+    unsupported distribution raises :class:`UnsupportedSiteError` naming the site.
+
+    The joint is the product of the smoothed sites only when the sites are independent
+    (no site's parameters depend on another latent); :func:`exact_smoothing_problems`
+    checks that.
+
+    **Example**
+
+    .. doctest::
+
+        >>> import jax.numpy as jnp, numpyro, numpyro.distributions as dist
+        >>> from numpyro.handlers import trace, seed
+        >>> from numpyro_cld.smoothing import smooth
+        >>> def model():
+        ...     numpyro.sample("x", dist.Normal(1.0, 2.0))
+        >>> tr = trace(seed(smooth(model, path="ve", level=1.5), 0)).get_trace()
+        >>> float(tr["x"]["fn"].scale)  # sqrt(2^2 + 1.5^2)
+        2.5
+    """
+
+    def __init__(self, fn=None, *, path="ve", level=None, base=None):
+        if level is None:
+            raise ValueError("`level` is required (sigma for path 've', lambda for 'vp').")
+        self.path, self.level = path, level
+        self.base = GaussianBase() if base is None else base
+        super().__init__(fn)
+
+    def process_message(self, msg):
+        if msg["type"] != "sample":
+            return
+        if msg["is_observed"]:
+            raise UnsupportedSiteError(
+                f"site '{msg['name']}' is observed (a likelihood or factor); exact smoothing "
+                "needs a model whose sites are all latent Gaussians or Gaussian mixtures."
+            )
+        msg["fn"] = smooth_distribution(msg["fn"], self.path, self.level, self.base,
+                                        site=msg["name"])
+
+
+def exact_smoothing_problems(model, model_args=(), model_kwargs=None, path="ve",
+                             base=None):
+    """Why exact smoothing of ``model`` is impossible: a list of messages (empty if it is
+    possible). Checks every site's distribution, observed sites, a non-Gaussian base, and
+    that the latent sites are independent (the cross second derivatives of ``log p``
+    between sites vanish at two random points)."""
+    model_kwargs = {} if model_kwargs is None else model_kwargs
+    base = GaussianBase() if base is None else base
+    if path == "vp" and not isinstance(base, GaussianBase):
+        return [f"the vp path has a {type(base).__name__} base, which has no closed-form "
+                "convolution with a Gaussian"]
+    problems, latent = [], {}
+    tr = trace(seed(model, random.key(0))).get_trace(*model_args, **model_kwargs)
+    for name, site in tr.items():
+        if site["type"] != "sample":
+            continue
+        if site["is_observed"]:
+            problems.append(f"site '{name}' is observed (a likelihood or factor)")
+            continue
+        try:
+            _smooth(site["fn"], 1.0, 1.0, name)
+        except UnsupportedSiteError as e:
+            problems.append(str(e).split(";")[0])
+            continue
+        latent[name] = site["value"]
+    if problems or len(latent) < 2:
+        return problems
+
+    names = list(latent)
+    flat0, unravel = ravel_pytree(latent)
+    sizes = [int(np.size(latent[n])) for n in names]
+    bounds = np.cumsum([0] + sizes)
+
+    def log_p(x):
+        return -potential_energy(model, model_args, model_kwargs, unravel(x))
+
+    hessian = jax.jit(jax.hessian(log_p))
+    tr1 = trace(seed(model, random.key(1))).get_trace(*model_args, **model_kwargs)
+    flat1 = ravel_pytree({n: tr1[n]["value"] for n in names})[0]
+    dependent = set()
+    for x in (flat0, flat1):
+        h = np.asarray(hessian(x))
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                block = h[bounds[i]:bounds[i + 1], bounds[j]:bounds[j + 1]]
+                if np.any(np.abs(block) > 1e-6):
+                    dependent.add((names[i], names[j]))
+    return [f"sites '{i}' and '{j}' are dependent (the distribution of one depends on the "
+            "other), so the joint is not the product of the smoothed sites"
+            for i, j in sorted(dependent)]
+
+
+def exact_level_source(model, model_args, model_kwargs, path, base, unravel_fn):
+    """Level source of the exactly smoothed ``model`` (check it first with
+    :func:`exact_smoothing_problems`)."""
+    model_kwargs = {} if model_kwargs is None else model_kwargs
+
+    def flat_potential(x, level):
+        smoothed = smooth(model, path=path, level=level, base=base)
+        return potential_energy(smoothed, model_args, model_kwargs, unravel_fn(x))
+
+    value_and_grad = jax.value_and_grad(flat_potential)
+
+    def source(x, level, rng_key=None):
+        pe, grad = value_and_grad(x, level)
+        return pe, -grad
+
+    return source
+
+
+def mc_level_source(flat_potential, path, base, num_mc_samples):
+    r"""Self-normalised importance-sampling (Tweedie) level source for a potential ``U``.
+
+    Write the path as ``X_level = a X + tau Z`` with ``Z ~ nu`` (ve: ``a = 1``,
+    ``tau = sigma``, ``nu = N(0, I)``; vp: ``a = sqrt(lam)``, ``tau = sqrt(1 - lam)``).
+    Then ``p_level(x) = a^{-d} E_z[p((x - tau z) / a)]`` and
+    ``grad log p_level(x) = E[grad log nu(z) | x] / tau`` under
+    ``z | x ∝ nu(z) p((x - tau z) / a)``. With ``n`` draws ``z_j ~ nu`` and weights
+    ``w_j ∝ exp(-U((x - tau z_j) / a))``:
+
+    .. math::
+
+        \hat s(x) = \frac{1}{\tau}\sum_j w_j \nabla\log\nu(z_j),\qquad
+        \hat U(x) = -\log\frac1n\sum_j e^{-U(y_j)} + d\log a .
+
+    For ``nu = N(0, I)`` this is the design's ``sum_j w_j (y_j - x) / sigma^2``.
+    The estimator is biased (self-normalisation, ``O(1/n)``) with variance growing with
+    the mismatch between the proposal (width ``tau / a``) and ``p``: it is accurate at
+    small noise and degrades at large noise and in high dimension. At ``lam = 1``
+    (``tau = 0``) the exact score of ``U`` is returned. ``U_hat`` is a noisy estimate
+    and must not drive a Metropolis test.
+    """
+    noise = GaussianBase() if path == "ve" else base
+    value_and_grad = jax.value_and_grad(flat_potential)
+
+    def source(x, level, rng_key):
+        d = x.shape[-1]
+        if path == "ve":
+            a, tau = jnp.ones((), x.dtype), level
+        else:
+            a, tau = vp_coefficients(level)
+        positive = tau > 0
+        tau_safe = jnp.where(positive, tau, 1.0)
+        z = noise.sample(rng_key, (num_mc_samples, d), x.dtype)
+        y = (x - tau * z) / a
+        log_w = -jax.vmap(flat_potential)(y)
+        log_w = jnp.where(jnp.isnan(log_w), -jnp.inf, log_w)
+        w = jax.nn.softmax(log_w)
+        score = w @ noise.score(z) / tau_safe
+        pe = -(logsumexp(log_w) - math.log(num_mc_samples)) + d * jnp.log(a)
+        if path == "ve":
+            return pe, score
+        pe_1, grad_1 = value_and_grad(x)
+        return jnp.where(positive, pe, pe_1), jnp.where(positive, score, -grad_1)
+
+    return source
+
+
+def tempered_level_source(flat_potential, base):
+    """Level source of the geometric path ``U_lam = lam U + (1 - lam) U_nu``."""
+
+    def potential(x, lam):
+        return lam * flat_potential(x) - (1 - lam) * base.log_prob(x)
+
+    value_and_grad = jax.value_and_grad(potential)
+
+    def source(x, level, rng_key=None):
+        pe, grad = value_and_grad(x, level)
+        return pe, -grad
+
+    return source
+
+
+def score_fn_level_source(score_fn, unravel_fn):
+    """Level source of a learned ``score_fn(z, level)`` on pytrees (no density: ``U = 0``)."""
+
+    def source(x, level, rng_key=None):
+        score = ravel_pytree(score_fn(unravel_fn(x), level))[0]
+        return jnp.zeros((), jnp.result_type(x)), score.astype(jnp.result_type(x))
+
+    return source
+
