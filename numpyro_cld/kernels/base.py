@@ -2,10 +2,11 @@
 (initialisation, vectorised chains, Gibbs hooks, pickling) and the input checks."""
 
 import copy
+import warnings
 
 import jax
 import jax.numpy as jnp
-from jax import random, vmap
+from jax import lax, random, vmap
 from jax.flatten_util import ravel_pytree
 
 from numpyro.handlers import seed, trace
@@ -69,6 +70,9 @@ class LangevinBase(MCMCKernel):
         self._potential_fn = potential_fn
         self._score_fn = score_fn
         self._init_strategy = init_strategy
+        self._warn_faults = True
+        self._num_faults = 0
+        self._fault_warned = False
         self._reset()
 
     def _reset(self):
@@ -118,11 +122,48 @@ class LangevinBase(MCMCKernel):
 
         if vectorized:
             state = vmap(init_one)(init_params, rng_key)
-            self._sample_fn = vmap(self._sample_one, in_axes=(0, None, None))
+            sample_fn = vmap(self._sample_one, in_axes=(0, None, None))
         else:
             state = init_one(init_params, rng_key)
-            self._sample_fn = self._sample_one
+            sample_fn = self._sample_one
+        self._fault_warned = False
+        self._sample_fn = self._reporting_faults(sample_fn)
         return state
+
+    @property
+    def num_faults(self):
+        """Running total of Langevin steps whose proposal was not finite (host-side count over
+        this kernel's runs; per transition counts are in the ``num_diverging`` field)."""
+        return self._num_faults
+
+    def _report_faults(self, n):
+        n = int(n.sum())
+        if n == 0:
+            return
+        self._num_faults += n
+        if not self._fault_warned:
+            self._fault_warned = True
+            warnings.warn(
+                f"{type(self).__name__}: {n} Langevin step(s) met a non-finite position, "
+                "potential or score; those proposals were not taken and the transitions are "
+                "flagged `diverging` (count per transition: extra field `num_diverging`; "
+                "running total: `kernel.num_faults`; `mcmc.print_summary()` reports the "
+                "number of flagged transitions).", RuntimeWarning, stacklevel=2)
+
+    def _reporting_faults(self, sample_fn):
+        if not self._warn_faults:
+            return sample_fn
+
+        def sample(state, model_args, model_kwargs):
+            new = sample_fn(state, model_args, model_kwargs)
+            # the predicate sums over vectorised chains, so the host is only called on a
+            # transition that had a fault (under an outer vmap it is called every time)
+            n = jnp.sum(new.num_diverging)
+            lax.cond(n > 0, lambda: jax.debug.callback(self._report_faults, n),
+                     lambda: None)
+            return new
+
+        return sample
 
     def sample(self, state, model_args, model_kwargs):
         assert self._sample_fn is not None, "`init` must be called before `sample`."
