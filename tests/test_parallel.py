@@ -1,4 +1,5 @@
-"""Chains sharded over 2 host devices give the single-device draws for the same keys."""
+"""Chains sharded over 2 host devices (and chain_method="parallel") give the single-device
+draws for the same keys."""
 
 import os
 import subprocess
@@ -17,7 +18,8 @@ SCRIPT = textwrap.dedent("""
     t = paper_gmm(20)
     x0 = t.init_params(jax.random.key(1), 8)
     out = {}
-    for name, cm in [("vectorized", "vectorized"), ("sharded", sharded_chains())]:
+    for name, cm in [("vectorized", "vectorized"), ("sharded", sharded_chains()),
+                     ("parallel", "parallel")]:
         for adjust in (False, True):
             # adaptation off: dual averaging amplifies float round-off that differs between
             # two compilations (as vectorized vs sequential does); the kernels themselves agree
@@ -31,6 +33,8 @@ SCRIPT = textwrap.dedent("""
         a, b = out["vectorized", adjust], out["sharded", adjust]
         assert a.shape == b.shape == (8, 30, 20), a.shape
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        # pmap over 2 devices (4 chains each, sequentially per device in NumPyro's fallback)
+        np.testing.assert_allclose(out["parallel", adjust], a, rtol=1e-5, atol=1e-5)
     try:
         MCMC(Langevin(t.model), num_warmup=1, num_samples=1, num_chains=3,
              chain_method=sharded_chains(), progress_bar=False).run(jax.random.key(0))
