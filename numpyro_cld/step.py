@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax, random
+from jax.scipy.linalg import solve_triangular
 
 __all__ = ["StepState", "StepInfo", "langevin_step", "langevin_steps"]
 
@@ -58,6 +59,14 @@ def _unscale(mass_sqrt_inv, w):
     return mass_sqrt_inv * w if jnp.ndim(mass_sqrt_inv) <= 1 else mass_sqrt_inv.T @ w
 
 
+def _whiten(mass_sqrt_inv, v):
+    """``A^{-T} v``: the inverse of :func:`_unscale`."""
+    if jnp.ndim(mass_sqrt_inv) <= 1:
+        return v / mass_sqrt_inv
+    # NumPyro's dense mass_matrix_sqrt_inv is lower triangular
+    return solve_triangular(mass_sqrt_inv, v, lower=True, trans="T")
+
+
 def langevin_step(
     rng_key,
     state: StepState,
@@ -92,9 +101,15 @@ def langevin_step(
         & jnp.all(jnp.isfinite(x_new))
     )
     if adjust:
-        # the reverse move x' -> x needs noise xi_rev with A^T(eta(g + g') + sqrt(2eta)(xi + xi_rev)) = 0
-        xi_rev = -xi - jnp.sqrt(step_size / 2) * (g + _scale(mass_sqrt_inv, score_new))
-        log_ratio = pe - pe_new + 0.5 * (jnp.sum(xi**2) - jnp.sum(xi_rev**2))
+        # Noises of the two moves, read off the (materialised) positions rather than from xi:
+        # a reduction over xi makes XLA regenerate the normal draws (+35% flops per step).
+        # Forward: d - c g = xi; reverse x' -> x: xi_rev = -d - c g', with
+        # d = A^{-T}(x' - x) / sqrt(2 eta) and c = sqrt(eta / 2).
+        d = _whiten(mass_sqrt_inv, x_new - x) / jnp.sqrt(2 * step_size)
+        c = jnp.sqrt(step_size / 2)
+        xi_fwd = d - c * g
+        xi_rev = -d - c * _scale(mass_sqrt_inv, score_new)
+        log_ratio = pe - pe_new + 0.5 * (jnp.sum(xi_fwd**2) - jnp.sum(xi_rev**2))
         accept_prob = jnp.where(finite, jnp.minimum(jnp.exp(log_ratio), 1.0), 0.0)
         accept_prob = jnp.where(jnp.isnan(accept_prob), 0.0, accept_prob)
         accept = random.uniform(key_accept, dtype=jnp.result_type(x)) < accept_prob

@@ -183,8 +183,9 @@ def test_faults_are_flagged_and_never_sampled(adjust):
                          adapt_step_size=False, num_steps=2),
                 num_warmup=0, num_samples=500, num_chains=4, chain_method="vectorized",
                 progress_bar=False)
-    mcmc.run(random.key(0), init_params=jnp.zeros((4, 1)),
-             extra_fields=("accept_prob", "num_diverging"))
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        mcmc.run(random.key(0), init_params=jnp.zeros((4, 1)),
+                 extra_fields=("accept_prob", "num_diverging"))
     x = np.asarray(mcmc.get_samples())
     extra = mcmc.get_extra_fields()
     assert np.all(np.isfinite(x)) and np.all(x <= 2.0)
