@@ -2,7 +2,9 @@
 
 from .kernels import ChainedLangevin, ChainedState
 from .kernels import AnnealedLangevin, AnnealedLangevinState, Langevin, LangevinState
+from .parallel import sharded_chains
 from .step import StepInfo, StepState, langevin_step, langevin_steps
+from . import diagnostics  # xarray/pandas only; numpyro_cld.plots is the one with matplotlib
 
 __version__ = "0.1.0"
 
@@ -17,4 +19,5 @@ __all__ = [
     "StepState",
     "langevin_step",
     "langevin_steps",
+    "sharded_chains",
 ]

@@ -12,8 +12,8 @@ group and the plot style are wrapped here. arviz is imported lazily so that
 import numpy as np
 import xarray as xr
 
-__all__ = ["arviz", "is_inference_data", "get_group", "attach_group", "ess", "rhat",
-           "plot_style"]
+__all__ = ["arviz", "is_inference_data", "get_group", "attach_group", "from_arrays", "ess",
+           "rhat", "plot_style"]
 
 # arviz 0.23 style first, then the arviz-plots (1.x) default style
 _STYLES = ("arviz-darkgrid", "arviz-variat", "arviz-vibrant")
@@ -70,6 +70,15 @@ def attach_group(data, group: str, dataset: xr.Dataset):
         warnings.simplefilter("ignore", UserWarning)
         data.add_groups({group: dataset})
     return data
+
+
+def from_arrays(posterior: dict):
+    """InferenceData (0.23) / DataTree (1.x) with a posterior group from arrays
+    ``(chain, draw, ...)``; ``az.from_dict`` changed its signature in 1.x."""
+    az = arviz()
+    if int(az.__version__.split(".")[0]) >= 1:
+        return az.from_dict({"posterior": posterior})
+    return az.from_dict(posterior=posterior)
 
 
 def _per_variable(result, name):

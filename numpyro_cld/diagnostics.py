@@ -123,11 +123,12 @@ def mode_rule(assign, *, num_modes=None, weights=None):
             )
         rule = _mixture_rule(assign)
     elif hasattr(assign, "assign") and hasattr(assign, "num_modes"):
-        event_shape = (assign.dim,) if hasattr(assign, "dim") else None
+        # a numpyro_cld.targets target: its own rule, weights and event shape (dim,)
+        w = getattr(assign, "weights", None)
+        event_shape = (int(assign.dim),) if hasattr(assign, "dim") else None
         rule = ModeRule(assign.assign, int(assign.num_modes),
-                        np.asarray(getattr(assign, "weights", None), np.float64)
-                        if getattr(assign, "weights", None) is not None else None,
-                        1 if event_shape else None, event_shape)
+                        None if w is None else np.asarray(w, np.float64),
+                        None if event_shape is None else 1, event_shape)
     elif callable(assign):
         if num_modes is None and weights is None:
             raise ValueError(
@@ -138,10 +139,11 @@ def mode_rule(assign, *, num_modes=None, weights=None):
         rule = ModeRule(assign, k)
     elif isinstance(assign, (np.ndarray, list, tuple)) or hasattr(assign, "__array__"):
         c = np.asarray(assign)
-        if c.ndim < 2 or not np.issubdtype(c.dtype, np.number) or c.shape[0] < 1:
+        if c.ndim < 2 or not np.issubdtype(c.dtype, np.number) or c.shape[0] < 1 \
+                or not np.all(np.isfinite(c)):
             raise ValueError(
-                f"`assign` as centres must be a numeric array (K, *event_shape), got shape "
-                f"{c.shape}."
+                "`assign` as centres must be a finite numeric array (K, *event_shape), got "
+                f"shape {c.shape}."
             )
         rule = _centres_rule(c)
     else:
@@ -401,14 +403,13 @@ def frequencies_by_draw(coverage, *, cumulative=False):
 # -- kernel comparison -----------------------------------------------------------------
 def _nan_extreme(values, fn):
     v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
+    v = v[~np.isnan(v)]
     return float(fn(v)) if v.size else float("nan")
 
 
 def _mixing(x, lab, num_modes):
     """Bulk/tail ESS and R-hat of the draws (worst component) and of the mode indicators
     (worst mode among those whose indicator varies; NaN if none does)."""
-    C, N = x.shape[:2]
     draws = xr.Dataset({"x": (("chain", "draw") + tuple(f"d{i}" for i in range(x.ndim - 2)),
                               x.astype(np.float64))})
     ind = (lab[..., None] == np.arange(num_modes)).astype(np.float64)
@@ -422,10 +423,19 @@ def _mixing(x, lab, num_modes):
         bulk = nan if empty else azc.ess(ds, "bulk")[key]
         tail = nan if empty else azc.ess(ds, "tail")[key]
         rh = nan if empty else azc.rhat(ds)[key]
+        # a variable that varies but not within any (split) chain has R-hat B/0 = inf;
+        # arviz returns NaN or ~1e15 there depending on rounding
+        if not empty:
+            spread = ds[key].std(("chain", "draw")).values > 0
+            rh = np.where(np.isnan(rh) & spread, np.inf, rh)
         out[name + "ess_bulk"] = _nan_extreme(bulk, np.min)
         out[name + "ess_tail"] = _nan_extreme(tail, np.min)
         out[name + "rhat"] = _nan_extreme(rh, np.max)
     return out
+
+
+def _fmt_rhat(v):
+    return f"{v:.3f}" if not np.isfinite(v) or v < 1e3 else f"{v:.3g}"
 
 
 @dataclass
@@ -438,11 +448,14 @@ class KernelComparison:
     weights: Optional[np.ndarray] = None
     notes: list = field(default_factory=list)
 
-    def to_string(self, float_format="{:.3g}".format):
+    def to_string(self):
         head = []
         if self.weights is not None:
             head.append("target weights: " + ", ".join(f"{w:.3g}" for w in self.weights))
-        body = self.frame.to_string(float_format=float_format)
+        fmt = {c: ("{:.0f}".format if c.startswith(("ess", "ind_ess", "t_all"))
+                   else _fmt_rhat if c.endswith("rhat") else "{:.3f}".format)
+               for c in self.frame.columns if self.frame[c].dtype.kind == "f"}
+        body = self.frame.to_string(formatters=fmt)
         return "\n".join(head + [body] + self.notes)
 
     def __str__(self):
@@ -457,7 +470,9 @@ def compare_kernels(runs, assign, *, num_modes=None, weights=None, var_name=None
     :param assign: the mode rule (see :func:`mode_rule`).
     :return: :class:`KernelComparison`; columns ``chains``, ``draws``, ``modes_found``,
         ``tv`` (if the weights are known), ``f0..f{K-1}`` (pooled frequencies),
-        ``all_modes`` (fraction of chains that visited every mode), ``switch_rate``
+        ``all_modes`` (fraction of chains that visited every mode), ``t_all_modes``
+        (median over chains of the draw index by which a chain had visited every mode;
+        inf when fewer than half the chains did), ``switch_rate``
         (mean over chains), ``ess_bulk``/``ess_tail`` (smallest over the coordinates of
         the draws), ``rhat`` (largest), and ``ind_ess_bulk``/``ind_ess_tail``/``ind_rhat``
         for the mode indicators ``1[a = k]`` (worst over modes whose indicator is not
@@ -479,12 +494,19 @@ def compare_kernels(runs, assign, *, num_modes=None, weights=None, var_name=None
             row["tv"] = float(cov["tv"])
         row.update({f"f{k}": float(cov["frequency"][k]) for k in range(K)})
         row["all_modes"] = float((cov["chain_modes_found"] == K).mean())
+        fv = cov["first_visit"].values
+        seen_all = np.where((fv >= 0).all(1), fv.max(1), np.inf)
+        row["t_all_modes"] = float(np.median(seen_all))
         row["switch_rate"] = float(np.nanmean(cov["switch_rate"].values)) \
             if x.shape[1] > 1 else float("nan")
         row.update(_mixing(x, cov["assigned_mode"].values, K))
         rows[name] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "run"
-    notes = ["ESS: smallest over coordinates / modes; R-hat: largest. ind_*: mode "
-             "indicators 1[a=k]; NaN when no indicator varies."]
+    notes = ["f_k: pooled mode frequencies; all_modes: fraction of chains that visited every "
+             "mode; t_all_modes: median draw index by which a chain had visited every mode "
+             "(inf: most chains never did).",
+             "ESS: smallest over coordinates / modes; R-hat (rank): largest. ind_*: mode "
+             "indicators 1[a=k], nan when no indicator varies (R-hat cannot see modes no "
+             "chain visits)."]
     return KernelComparison(frame, coverage, rule.weights, notes)

@@ -57,7 +57,8 @@ def plot_mode_frequencies(coverage, *, mode_names=None, show_chains=True, figsiz
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
     with plt.style.context(azc.plot_style()):
-        fig, ax = plt.subplots(figsize=figsize or (1.6 + 1.2 * K * max(len(runs), 2) / 2, 3.2))
+        fig, ax = plt.subplots(figsize=figsize or (1.6 + 1.2 * K * max(len(runs), 2) / 2, 3.2),
+                               layout="constrained")
         width = 0.8 / len(runs)
         x = np.arange(K)
         rng = np.random.default_rng(0)  # jitter of the chain dots only
@@ -76,8 +77,8 @@ def plot_mode_frequencies(coverage, *, mode_names=None, show_chains=True, figsiz
         ax.set_xticks(x, names)
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("frequency")
-        ax.legend(fontsize="small")
-        fig.tight_layout()
+        fig.legend(loc="outside upper center", ncols=len(runs) + (w is not None),
+                   fontsize="small")
     return fig
 
 
@@ -96,7 +97,8 @@ def plot_frequency_vs_steps(coverage, *, steps_per_draw=1, first_step=None,
     names = _mode_names(mode_names, K)
     with plt.style.context(azc.plot_style()):
         fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False,
-                                 figsize=figsize or (3.4 * len(runs), 3.0))
+                                 figsize=figsize or (3.4 * len(runs), 3.0),
+                                 layout="constrained")
         for ax, (name, cov) in zip(axes[0], runs.items()):
             spd = steps_per_draw[name] if isinstance(steps_per_draw, dict) else steps_per_draw
             if not spd or spd <= 0:
@@ -116,7 +118,6 @@ def plot_frequency_vs_steps(coverage, *, steps_per_draw=1, first_step=None,
         axes[0, 0].set_ylabel("cumulative frequency" if cumulative else "fraction of chains")
         axes[0, 0].set_ylim(-0.02, 1.02)
         axes[0, -1].legend(fontsize="small")
-        fig.tight_layout()
     return fig
 
 
@@ -148,12 +149,11 @@ def plot_image_grid(images, modes=None, *, image_shape=None, ncols=8, mode_names
     nrows = -(-n // ncols)
     with plt.style.context(azc.plot_style()):
         fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                                 figsize=(1.2 * ncols, 1.35 * nrows))
+                                 figsize=(1.2 * ncols, 1.35 * nrows), layout="constrained")
         for i, ax in enumerate(axes.ravel()):
             ax.axis("off")
             if i < n:
                 ax.imshow(x[i], cmap=cmap, vmin=vmin, vmax=vmax)
                 if modes is not None:
                     ax.set_title(names[modes[i]], fontsize="small")
-        fig.tight_layout()
     return fig

@@ -124,6 +124,7 @@ class GaussianMixturePrefix(_PatchStarts):
         partial = context[0] if self.dense else context
         mu, fac = self._patch(context, i, x_patch.shape[0])
         prior = self.log_weights + partial
+        prior = prior - logsumexp(prior)  # r_k(x_<i): U is then -log p_sigma(x_i | x_<i)
 
         def potential(xp):
             return -logsumexp(prior + self._comp_logp(mu, fac, xp, sigma))
@@ -218,22 +219,26 @@ def _elementwise_logdet(name, fn, u, y):
 
 
 def _component_terms(name, fn, y):
-    """``(K?, n)`` per-coordinate prefix log-density increments of a mixture component (or a
-    plain site): ``log p(x_{<n}) = sum_{j<n} c_j`` for every ``n``."""
+    """Per-coordinate prefix log-density increments ``c_j`` with
+    ``log p(x_{<n}) = sum_{j<n} c_j`` for every ``n``; shape ``fn.batch_shape + (n,)`` (the
+    batch of a mixture's components, broadcast against the value ``y``)."""
     if fn.event_shape == ():
         return jnp.reshape(jnp.broadcast_to(fn.log_prob(y), jnp.shape(y)), (-1,))
+    batch, event = fn.batch_shape, fn.event_shape
     base = fn
     while isinstance(base, dist.Independent):
         base = base.base_dist
-    if isinstance(base, dist.ExpandedDistribution) and base.base_dist.event_shape == ():
+    if isinstance(base, dist.ExpandedDistribution):  # plates: parameters broadcast below
         base = base.base_dist
     if base.event_shape == ():
-        return jnp.reshape(jnp.broadcast_to(base.log_prob(y), jnp.shape(y)), (-1,))
-    if isinstance(base, dist.MultivariateNormal) and base.batch_shape == ():
+        lp = jnp.broadcast_to(base.log_prob(y), batch + event)
+        return jnp.reshape(lp, batch + (-1,))
+    if isinstance(base, dist.MultivariateNormal) and len(event) == 1:
         # x = loc + L z: z_j depends on x_<=j only, so sum_{j<n} c_j is the leading block
-        tril = base.scale_tril
-        z = solve_triangular(tril, (y - base.loc)[..., None], lower=True)[..., 0]
-        return -0.5 * z**2 - jnp.log(jnp.diagonal(tril)) - 0.5 * _LOG_2PI
+        tril = jnp.broadcast_to(base.scale_tril, batch + 2 * event)
+        loc = jnp.broadcast_to(base.loc, batch + event)
+        z = solve_triangular(tril, (y - loc)[..., None], lower=True)[..., 0]
+        return -0.5 * z**2 - jnp.log(jnp.diagonal(tril, axis1=-2, axis2=-1)) - 0.5 * _LOG_2PI
     raise NotExactError(
         f"site '{name}': {type(fn).__name__} with event shape {fn.event_shape} is neither "
         "factorised over its coordinates nor a MultivariateNormal, so its prefix marginals "
@@ -248,12 +253,12 @@ def _site_terms(name, fn, y):
                                 "are not supported for exact prefix marginals")
         log_w = jax.nn.log_softmax(fn.mixing_distribution.logits)
         if isinstance(fn, dist.MixtureSameFamily):
-            comp = fn.component_distribution
-            terms = jax.vmap(lambda c: _component_terms(name, c, y))(comp)
+            terms = _component_terms(name, fn.component_distribution, y)
         else:
             terms = jnp.stack([_component_terms(name, c, y) for c in fn.component_distributions])
         return log_w, terms
-    return jnp.zeros((1,)), _component_terms(name, fn, y)[None]
+    # independent batch elements (plates) ravel row-major: one factorised vector
+    return jnp.zeros((1,)), jnp.reshape(_component_terms(name, fn, y), (1, -1))
 
 
 def _check_no_observed(model_trace):

@@ -92,7 +92,7 @@ def _smooth(fn, a, v, site):
     if kind is dist.MixtureGeneral:
         return dist.MixtureGeneral(
             fn.mixing_distribution,
-            [_smooth(c, a, v, site) for c in fn.component_distributions])
+            [_smooth(c, a, v, site) for c in fn.component_distributions], support=fn.support)
     raise UnsupportedSiteError(
         f"site '{site}' has distribution {kind.__name__}; exact smoothing supports Normal, "
         "MultivariateNormal, and MixtureSameFamily / MixtureGeneral of those."

@@ -148,5 +148,7 @@ def langevin_steps(
         return state, info
     state, infos = lax.scan(body, state, random.split(rng_key, num_steps))
     return state, StepInfo(
-        jnp.mean(infos.accept_prob), jnp.any(infos.diverging), jnp.sum(infos.num_diverging)
+        # int32 also under x64, where a plain sum would promote to int64 and break the carry
+        jnp.mean(infos.accept_prob), jnp.any(infos.diverging),
+        jnp.sum(infos.num_diverging, dtype=jnp.int32),
     )

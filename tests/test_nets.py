@@ -48,15 +48,22 @@ def trained_mlp():
     return net, result
 
 
-def test_dsm_loss_decreases(trained_mlp):
-    _, r = trained_mlp
+@pytest.mark.parametrize("make", [
+    lambda: nets.ScoreMLP(2, SIGMAS, hidden=32, depth=2, rngs=nnx.Rngs(0)),
+    lambda: nets.PatchLSTM(2, 1, SIGMAS, hidden=32, rngs=nnx.Rngs(0)),
+])
+def test_dsm_loss_decreases(make):
+    r = nets.train(make(), mixture_samples(2000, 2), steps=400, batch_size=256,
+                   learning_rate=3e-3, log_every=50, seed=0, progress=False)
+    print("held-out DSM loss:", np.round(r.holdout_loss, 3))
     # The held-out loss uses one fixed noise draw, so its records are paired; an untrained
-    # net scores ~1.9 and the trained one ~0.7 here, far beyond the record-to-record noise.
+    # net scores ~1.5-1.9 here and a trained one ~0.7, far beyond the record-to-record noise.
     assert r.holdout_loss[-1] < 0.8 * r.holdout_loss[0]
     assert np.mean(r.train_loss[-3:]) < np.mean(r.train_loss[:3])
     assert len(r.holdout_loss) == len(r.steps) + 1 and r.seconds > 0
 
 
+@pytest.mark.slow
 def test_learned_score_close_to_exact_smoothed_score(trained_mlp):
     net, _ = trained_mlp
     fn = nets.as_score_fn(net, SIGMAS)
@@ -80,14 +87,21 @@ def _prefix_log_smoothed(prefix, x_patch, sigma):
     return logsumexp(jnp.log(WEIGHTS) + pre + cur)
 
 
-def test_learned_prefix_scores_close_to_exact():
+@pytest.fixture(scope="module")
+def trained_lstm():
     dim, patch = 4, 2
     net = nets.PatchLSTM(dim, patch, SIGMAS, hidden=64, rngs=nnx.Rngs(1))
     r = nets.train(net, mixture_samples(50000, dim), steps=3000, batch_size=512,
                    learning_rate=optax.cosine_decay_schedule(3e-3, 3000), log_every=500,
                    seed=1, progress=False)
+    return net, r
+
+
+@pytest.mark.slow
+def test_learned_prefix_scores_close_to_exact(trained_lstm):
+    net, r = trained_lstm
+    dim, patch = net.dim, net.patch_size
     assert r.holdout_loss[-1] < 0.8 * r.holdout_loss[0]
-    src = nets.as_prefix_source(net, SIGMAS, patch_size=patch)
     x = jnp.asarray(mixture_samples(1000, dim, seed=5))
     rel = []
     for sigma in SIGMAS[[0, 2, 4]]:
@@ -100,14 +114,54 @@ def test_learned_prefix_scores_close_to_exact():
             for i in range(dim // patch)], 1)
         rel.append(float(jnp.sqrt(jnp.mean((learned - exact) ** 2) / jnp.mean(exact**2))))
     print("prefix relative L2 error:", np.round(rel, 4))
-    # measured 0.05-0.1 with this seed; untrained ~1
+    # measured 0.06, 0.07, 0.15 (sigma = 2, 0.63, 0.2) with this seed; untrained ~1
     assert max(rel) < 0.2, rel
-    assert isinstance(src, PrefixSource) and src.has_density is False
+
+
+@pytest.mark.slow
+def test_chained_wiring_learned_vs_exact_prefix(trained_lstm):
+    """ChainedLangevin takes the learned source exactly where it takes the exact one."""
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC
+
+    from numpyro_cld import ChainedLangevin
+    from numpyro_cld.prefix_sources import GaussianMixturePrefix
+
+    net, _ = trained_lstm
+    dim, locs = net.dim, jnp.array([[-2.0] * net.dim, [2.0] * net.dim])
+    mix = dist.MixtureSameFamily(dist.Categorical(probs=jnp.asarray(WEIGHTS)),
+                                 dist.Normal(locs, 1.0).to_event(1))
+    sources = {
+        "exact": GaussianMixturePrefix(jnp.log(jnp.asarray(WEIGHTS)), locs, jnp.ones((2, dim)),
+                                       patch_size=2),
+        "learned": nets.as_prefix_source(net, SIGMAS, patch_size=2),
+    }
+    n = 1000
+    frac = {}
+    for name, src in sources.items():
+        kernel = ChainedLangevin(potential_fn=lambda x: -mix.log_prob(x), prefix_source=src,
+                                 conditional="prefix", patch_size=2, sigmas=SIGMAS, eps=0.02,
+                                 steps_per_patch=20)
+        mcmc = MCMC(kernel, num_warmup=0, num_samples=1, num_chains=n,
+                    chain_method="vectorized", progress_bar=False)
+        # every chain starts in the minor mode (-2)
+        mcmc.run(jax.random.PRNGKey(3), init_params=jnp.full((n, dim), -2.0))
+        assert kernel.conditional == "prefix"
+        x = np.asarray(mcmc.get_samples())
+        assert x.shape == (n, dim) and np.all(np.isfinite(x))
+        frac[name] = float((x.mean(-1) > 0).mean())
+    print("fraction in the +2 mode (weight 0.6):", frac)
+    # one sweep per chain: independent draws, binomial error of the difference
+    p = 0.5 * (frac["exact"] + frac["learned"])
+    assert abs(frac["exact"] - frac["learned"]) < 4 * np.sqrt(2 * p * (1 - p) / n), frac
+    # both leave the start mode (the point of the prefix sweep)
+    assert 0.3 < frac["learned"] < 0.9 and 0.3 < frac["exact"] < 0.9, frac
 
 
 def test_prefix_protocol_matches_full_pass_and_is_causal():
     net = nets.PatchLSTM((4, 4), 4, SIGMAS, hidden=16, num_layers=2, rngs=nnx.Rngs(2))
     src = nets.as_prefix_source(net)
+    assert isinstance(src, PrefixSource) and src.has_density is False
     x = jnp.asarray(np.random.default_rng(0).normal(size=16), jnp.float32)
     sigma = jnp.float32(SIGMAS[2])
     full = net(x, sigma)
@@ -199,7 +253,7 @@ def test_sigmas_mismatching_the_trained_ones():
         nets.as_score_fn(net, np.geomspace(1.0, 0.01, 10))
     lstm = nets.PatchLSTM(4, 2, SIGMAS, hidden=8, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="sigmas"):
-        nets.as_prefix_source(lstm, sigmas=[2.0])
+        nets.as_prefix_source(lstm, sigmas=[3.0])
     with pytest.raises(ValueError, match="sigmas"):
         nets.ScoreMLP(2, [1.0, -0.1], rngs=nnx.Rngs(0))
 
@@ -226,3 +280,14 @@ def test_adapter_type_errors():
     with pytest.raises(ValueError, match="steps"):
         nets.train(nets.ScoreMLP(2, SIGMAS, hidden=8, rngs=nnx.Rngs(0)),
                    mixture_samples(20, 2), steps=0)
+
+
+def test_conv3x3_is_a_same_convolution():
+    from numpyro_cld.nets.conv import Conv3x3
+
+    conv = Conv3x3(3, 5, rngs=nnx.Rngs(0))
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 6, 7, 3)), jnp.float32)
+    kernel = conv.linear.kernel[...].reshape(3, 3, 3, 5)  # (H, W, in, out)
+    ref = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_allclose(conv(x), ref + conv.linear.bias[...], rtol=1e-5, atol=1e-5)

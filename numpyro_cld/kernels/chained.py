@@ -123,9 +123,9 @@ class ChainedLangevin(LangevinBase):
         >>> import numpyro, numpyro.distributions as dist
         >>> from numpyro.infer import MCMC
         >>> from numpyro_cld import ChainedLangevin
-        >>> def model():  # two well separated modes in 20 dimensions
+        >>> def model():  # two modes 2 sqrt(50) = 14 standard deviations apart
         ...     mix = dist.Categorical(probs=jnp.array([0.5, 0.5]))
-        ...     comp = dist.Normal(jnp.array([[-2.0] * 20, [2.0] * 20]), 0.5).to_event(1)
+        ...     comp = dist.Normal(jnp.array([[-1.0] * 50, [1.0] * 50]), 1.0).to_event(1)
         ...     numpyro.sample("x", dist.MixtureSameFamily(mix, comp))
         >>> mcmc = MCMC(ChainedLangevin(model, patch_size=2), num_warmup=50,
         ...             num_samples=400, progress_bar=False)
@@ -305,7 +305,9 @@ class ChainedLangevin(LangevinBase):
         params = super()._initial_params(key, init_params, model_args, model_kwargs,
                                          vectorized)
         one = jax.tree.map(lambda a: a[0], params) if vectorized else params
-        self._resolve(model_args, model_kwargs or {}, one)
+        # the layout is static (NumPy); `init` may run under jit/vmap (e.g. SBC harnesses)
+        with jax.ensure_compile_time_eval():
+            self._resolve(model_args, model_kwargs or {}, one)
         return params
 
     @property

@@ -16,6 +16,7 @@ extra cell step, i.e. two cell evaluations per patch, no pass per patch.
 import math
 
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from ._base import as_sigmas, check_input, check_patch_size
@@ -48,7 +49,7 @@ class PatchLSTM(nnx.Module):
 
     def __init__(self, event_shape, patch_size: int, sigmas, *, hidden: int = 128,
                  num_layers: int = 1, rngs: nnx.Rngs):
-        event_shape = (int(event_shape),) if jnp.ndim(event_shape) == 0 else tuple(
+        event_shape = (int(event_shape),) if np.ndim(event_shape) == 0 else tuple(
             int(s) for s in event_shape)
         self.event_shape = event_shape
         self.dim = math.prod(event_shape)
