@@ -1,8 +1,9 @@
 """Long runs in bounded memory: 1000 chains x 1e6 Langevin steps each.
 
 One MCMC transition runs ``num_steps`` Langevin steps in a ``lax.scan`` that stores no
-trajectory, so memory is set by the chains' states and the kept transitions
-(``chains x transitions x d``), not by the number of steps. Run it under
+trajectory, so memory is set by the chains' states, the kept transitions
+(``chains x transitions x d``) and the per-transition PRNG keys that ``langevin_steps``
+splits up front (``chains x num_steps``), not by the total number of steps. Run it under
 ``/usr/bin/time -v`` and read "Maximum resident set size"; compare total steps 1e5 and 1e6::
 
     /usr/bin/time -v python benchmarks/bench_long_run.py --kernel langevin --steps 1e6
@@ -12,6 +13,8 @@ trajectory, so memory is set by the chains' states and the kept transitions
 Target: song-ermon-toy (d = 2). ``langevin``: ULA, eta = 0.05, 100 transitions of
 ``steps / 100`` steps. ``chained``: prefix sweep, patch_size 1 (2 patches), 100 transitions
 of ``steps / 200`` steps per patch, i.e. ``steps`` Langevin steps per chain in all.
+``--transitions 10`` with ``--steps 1e5`` separates steps per transition from total steps.
+Figures: ``docs/reliability.md``.
 """
 
 import argparse

@@ -147,8 +147,9 @@ class GaussianBase:
 
 
 class StudentTBase:
-    """Base ``nu = t(0, scale^2 I, alpha)``, ``nu(x) ∝ (1 + |x|^2 / (alpha scale^2))^(-(alpha+d)/2)``
-    (multivariate Student-t with tail index ``alpha > 2``, so finite variance)."""
+    """Base ``nu = t(0, scale^2 I, alpha)`` (multivariate Student-t),
+    ``nu(x) ∝ (1 + |x|^2 / (alpha scale^2))^(-(alpha + d) / 2)``, with tail index
+    ``alpha > 2`` so that the variance is finite."""
 
     name = "student_t"
 

@@ -140,15 +140,21 @@ def langevin_steps(
         the steps, ``diverging`` whether any step was a fault and ``num_diverging`` the count.
     """
 
-    def body(carry, key):
-        return langevin_step(key, carry, potential_and_score, step_size, mass_sqrt_inv, adjust)
-
     if num_steps == 1:
-        state, info = body(state, rng_key)
-        return state, info
-    state, infos = lax.scan(body, state, random.split(rng_key, num_steps))
-    return state, StepInfo(
-        # int32 also under x64, where a plain sum would promote to int64 and break the carry
-        jnp.mean(infos.accept_prob), jnp.any(infos.diverging),
-        jnp.sum(infos.num_diverging, dtype=jnp.int32),
-    )
+        return langevin_step(rng_key, state, potential_and_score, step_size, mass_sqrt_inv,
+                             adjust)
+
+    def body(carry, i):
+        state, accept_sum, num_diverging = carry
+        # keys derived in the loop and step infos summed in the carry, so that memory does
+        # not grow with num_steps (a stacked info per step is 9 bytes x steps x chains)
+        state, info = langevin_step(random.fold_in(rng_key, i), state, potential_and_score,
+                                    step_size, mass_sqrt_inv, adjust)
+        return (state, accept_sum + info.accept_prob,
+                num_diverging + info.num_diverging), None
+
+    zero = jnp.zeros((), jnp.result_type(state.x))
+    # int32 also under x64, so the count's dtype is the same in and out of the carry
+    init = (state, zero, jnp.zeros((), jnp.int32))
+    (state, accept_sum, num_diverging), _ = lax.scan(body, init, jnp.arange(num_steps))
+    return state, StepInfo(accept_sum / num_steps, num_diverging > 0, num_diverging)

@@ -128,7 +128,8 @@ def test_faulty_score_is_flagged_not_propagated():
         return jnp.where(x > 0.5, jnp.nan, -x / (1 + sigma**2))
 
     kernel = AnnealedLangevin(score_fn=score_fn, sigmas=[1.0, 0.5], steps_per_level=50, eps=0.1)
-    mcmc = run(kernel, 16, 3, init_params=jnp.zeros((16, 1)), extra_fields=("diverging",))
+    with pytest.warns(RuntimeWarning, match="AnnealedLangevin.*non-finite"):
+        mcmc = run(kernel, 16, 3, init_params=jnp.zeros((16, 1)), extra_fields=("diverging",))
     assert np.all(np.isfinite(mcmc.get_samples()))
     assert mcmc.get_extra_fields()["diverging"].any()
 

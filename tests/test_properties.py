@@ -9,11 +9,9 @@ counted a fault. Step sizes span 1e-3..1e2, so overflow and faults are part of t
 with a NaN region in the target (``numpyro.factor``) no sample may enter the region.
 
 float64 is drawn as well and run under ``jax.enable_x64(True)`` (a context manager, so the
-rest of the suite stays float32) for Langevin and ChainedLangevin. AnnealedLangevin is
-tested in float32 only: under x64 its sweep sums ``num_diverging`` over the levels into an
-int64 while the state holds int32, and NumPyro's sampling loop rejects the changed carry
-type (TypeError; found by this file, reported; the same bug in ``langevin_steps`` is fixed
-with ``dtype=jnp.int32``). Examples are derandomised, so CI sees the same ones.
+rest of the suite stays float32) for every kernel; this file found that fault counts summed
+under x64 became int64 and broke NumPyro's sampling loop (now summed as int32 everywhere).
+Examples are derandomised, so CI sees the same ones.
 """
 
 import math
@@ -35,7 +33,7 @@ from numpyro_cld.schedules import ncsn_sigmas
 
 # no shrink phase: every example compiles a kernel, so shrinking a failure takes minutes;
 # the failing example is printed as drawn
-SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None,
                     phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=[HealthCheck.too_slow])
 NUM_SAMPLES = 4
@@ -101,7 +99,7 @@ def test_langevin_properties(shape, num_chains, step_size, x64, adjust, num_step
 
 
 @SETTINGS
-@given(shape=shapes, num_chains=chains, eps=step_sizes, x64=st.just(False),
+@given(shape=shapes, num_chains=chains, eps=step_sizes, x64=st.booleans(),
        adjust=st.booleans(), num_levels=st.integers(1, 3), steps_per_level=st.integers(1, 2),
        path=st.sampled_from(["ve", "tempered"]), faulty=st.booleans())
 def test_annealed_properties(shape, num_chains, eps, x64, adjust, num_levels,
@@ -129,7 +127,10 @@ def chained_configs(draw):
         conditional=conditional,
         adjust=draw(st.booleans()),
         steps_per_patch=draw(st.integers(1, 2)),
-        num_levels=draw(st.integers(0, 2)) if conditional == "prefix" else 0,
+        # Chained-ALD's smoothed prefix is closed-form for a site with one event dimension
+        # (a (1, 3)-shaped mixture site is refused with a clear ValueError)
+        num_levels=draw(st.integers(0, 2)) if conditional == "prefix" and len(shape) == 1
+        else 0,
         order=draw(st.sampled_from(["sequential", "random"])) if conditional == "full"
         else "sequential",
         faulty=draw(st.booleans()) if conditional == "full" else False,

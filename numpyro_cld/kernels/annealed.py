@@ -161,10 +161,12 @@ class AnnealedLangevin(LangevinBase):
         self._path = one_of("path", path, set(PATHS))
         if path == "ve":
             if lambdas is not None:
-                raise ValueError("`lambdas` is for paths 'vp'/'tempered'; path 've' takes `sigmas`.")
+                raise ValueError(
+                    "`lambdas` is for paths 'vp'/'tempered'; path 've' takes `sigmas`.")
             self._levels = ncsn_sigmas() if sigmas is None else check_sigmas(sigmas)
             if not (isinstance(base, str) and base == "gaussian"):
-                raise ValueError("`base` applies to paths 'vp'/'tempered'; path 've' adds Gaussian noise.")
+                raise ValueError(
+                    "`base` applies to paths 'vp'/'tempered'; path 've' adds Gaussian noise.")
         else:
             if sigmas is not None:
                 raise ValueError(f"`sigmas` is for path 've'; path {path!r} takes `lambdas`.")
@@ -211,10 +213,11 @@ class AnnealedLangevin(LangevinBase):
             mode = "exact"  # confirmed against the model at init
         self._mode = mode
         if self._adjust and mode in ("score_fn", "mc"):
+            origin = "`score_fn`" if mode == "score_fn" else "Monte-Carlo smoothing"
             raise ValueError(
                 "`adjust=True` needs an exact density at every level for the Metropolis test, "
-                f"but the scores come from {'`score_fn`' if mode == 'score_fn' else 'Monte-Carlo smoothing'}; "
-                "use adjust=False (ULA), exact smoothing or path='tempered'.")
+                f"but the scores come from {origin}; use adjust=False (ULA), exact smoothing "
+                "or path='tempered'.")
         super().__init__(model, potential_fn=potential_fn, score_fn=score_fn,
                          init_strategy=init_strategy)
 
@@ -316,5 +319,5 @@ class AnnealedLangevin(LangevinBase):
         mean_accept_prob = state.mean_accept_prob + (accept_prob - state.mean_accept_prob) / n
         return AnnealedLangevinState(
             itr, self._unravel_fn(x), pes[-1], self._unravel_fn(-scores[-1]), accept_prob,
-            mean_accept_prob, jnp.any(infos.diverging), jnp.sum(infos.num_diverging),
+            mean_accept_prob, jnp.any(infos.diverging), jnp.sum(infos.num_diverging, dtype=jnp.int32),
             level_z, rng_key)

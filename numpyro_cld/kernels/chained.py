@@ -385,7 +385,7 @@ class ChainedLangevin(LangevinBase):
             if prefix:
                 ctxs = jax.vmap(lambda c, s: src.advance(c, i, xp, s))(ctxs, sigmas)
             x = x.at[idx].set(xp)
-            return (x, ctxs, key), (jnp.mean(acc), jnp.sum(ndiv))
+            return (x, ctxs, key), (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32))
 
         carry = (x, ctxs, key)
         acc, ndiv = [], []
@@ -426,7 +426,7 @@ class ChainedLangevin(LangevinBase):
                     acc.append(a[None])
                     ndiv.append(n[None])
         x = carry[0]
-        return x, jnp.concatenate(acc), jnp.sum(jnp.concatenate(ndiv))
+        return x, jnp.concatenate(acc), jnp.sum(jnp.concatenate(ndiv), dtype=jnp.int32)
 
     def _sample_one(self, state, model_args, model_kwargs):
         rng_key, key_sweep, key_src = random.split(state.rng_key, 3)
