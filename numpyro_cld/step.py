@@ -90,7 +90,9 @@ def langevin_step(
     :return: ``(new_state, info)``.
     """
     x, pe, score = state
-    key_noise, key_score, key_accept = random.split(rng_key, 3)
+    key_noise, key_accept = random.split(rng_key)
+    # a separate op, so XLA drops it for sources that ignore their key
+    key_score = random.fold_in(key_accept, 1)
     xi = random.normal(key_noise, jnp.shape(x), dtype=jnp.result_type(x))
     g = _scale(mass_sqrt_inv, score)
     x_new = x + _unscale(mass_sqrt_inv, step_size * g + jnp.sqrt(2 * step_size) * xi)
