@@ -20,17 +20,7 @@ from numpyro_cld.prefix import PrefixSource
 from numpyro_cld.prefix_sources import GaussianMixturePrefix, NotExactError, model_prefix
 from numpyro_cld.targets import paper_gmm
 
-COV5 = np.array(
-    [[1.0, 0.5, 0.2, 0.0, 0.1],
-     [0.5, 2.0, 0.3, 0.1, 0.0],
-     [0.2, 0.3, 1.5, -0.4, 0.0],
-     [0.0, 0.1, -0.4, 0.8, 0.2],
-     [0.1, 0.0, 0.0, 0.2, 1.2]], np.float32)
-MEAN5 = np.array([1.0, -2.0, 0.5, 0.0, 3.0], np.float32)
-
-
-def gaussian5():
-    numpyro.sample("x", dist.MultivariateNormal(MEAN5, COV5))
+from _models import COV5, MEAN5, gaussian5  # noqa: E402
 
 
 def two_mixture(weights=(0.3, 0.7), d=4, sep=1.5, scale=0.6):

@@ -14,17 +14,7 @@ from numpyro.infer import MCMC, NUTS, Gibbs
 
 from numpyro_cld import Langevin
 
-COV5 = np.array(
-    [[1.0, 0.5, 0.2, 0.0, 0.1],
-     [0.5, 2.0, 0.3, 0.1, 0.0],
-     [0.2, 0.3, 1.5, -0.4, 0.0],
-     [0.0, 0.1, -0.4, 0.8, 0.2],
-     [0.1, 0.0, 0.0, 0.2, 1.2]], np.float32)
-MEAN5 = np.array([1.0, -2.0, 0.5, 0.0, 3.0], np.float32)
-
-
-def gaussian5():
-    numpyro.sample("x", dist.MultivariateNormal(MEAN5, COV5))
+from _models import COV5, MEAN5, gaussian5  # noqa: E402
 
 
 def banana():

@@ -1,0 +1,19 @@
+"""Targets shared by several test files."""
+
+import numpy as np
+
+import numpyro
+import numpyro.distributions as dist
+
+COV5 = np.array(
+    [[1.0, 0.5, 0.2, 0.0, 0.1],
+     [0.5, 2.0, 0.3, 0.1, 0.0],
+     [0.2, 0.3, 1.5, -0.4, 0.0],
+     [0.0, 0.1, -0.4, 0.8, 0.2],
+     [0.1, 0.0, 0.0, 0.2, 1.2]], np.float32)
+MEAN5 = np.array([1.0, -2.0, 0.5, 0.0, 3.0], np.float32)
+
+
+def gaussian5():
+    """A correlated 5-d Gaussian with known moments."""
+    numpyro.sample("x", dist.MultivariateNormal(MEAN5, COV5))
