@@ -8,10 +8,9 @@ Usage::
     python benchmarks/bench_chained.py mh      # prefix sweep with MH, adapted, 1e4
     python benchmarks/bench_chained.py baselines  # vanilla Langevin and the full sweep
     python benchmarks/bench_chained.py cost    # step time at d=1000 vs d=100, one run
-    python benchmarks/bench_chained.py patch   # patch_size sweep at a fixed budget
 
-Each part prints its figures and writes ``benchmarks/results/chained_<part>.json`` (the patch
-sweep also writes a Markdown table). Budgets count every Langevin step of a chain, warmup
+Each part prints its figures and writes ``benchmarks/results/chained_<part>.json``. The
+patch-size sweep is ``examples/patch_size_sweep.py``. Budgets count every Langevin step of a chain, warmup
 included: ``sweeps x patches x levels x steps_per_patch``. A sample's mode is the component of
 largest responsibility (``GaussianMixtureTarget.assign``); frequencies are over the final
 draw of each chain (the paper's protocol); ``TV = 1/2 sum_k |f_k - w_k|``.
@@ -145,36 +144,10 @@ def cost(num_chains=1000, steps=30000, repeats=3):
     return {"100": best[100], "1000": best[1000], "ratio": ratio}
 
 
-def patch(num_chains=500, budget=20000):
-    """Prefix sweep (ULA, no annealing) at a fixed budget of steps a chain, from mode 0."""
-    t = paper_gmm(100)
-    rows = []
-    for ps in (1, 2, 5, 10, 20, 50, 100):
-        patches = -(-100 // ps)
-        sweeps = 20
-        steps = budget // (sweeps * patches)
-        k = ChainedLangevin(t.model, patch_size=ps, steps_per_patch=steps, step_size=0.1)
-        r = run(k, t, num_chains, "mode0", sweeps)
-        r.update(patch_size=ps, steps_per_patch=steps, sweeps=sweeps)
-        rows.append(r)
-        print(r, flush=True)
-    lines = ["| patch_size | steps/patch x sweeps | f0 | f1 | f2 | TV | seconds |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        f = r["freq"]
-        lines.append(f"| {r['patch_size']} | {r['steps_per_patch']} x {r['sweeps']} | "
-                     f"{f[0]:.3f} | {f[1]:.3f} | {f[2]:.3f} | {r['tv']:.3f} | {r['seconds']} |")
-    table = "\n".join(lines)
-    print(table)
-    with open(os.path.join(OUT, "chained_patch_size.md"), "w") as fh:
-        fh.write(table + "\n")
-    return rows
-
-
 if __name__ == "__main__":
     part = sys.argv[1] if len(sys.argv) > 1 else "modes"
     os.makedirs(OUT, exist_ok=True)
     out = {"modes": modes, "ula": prefix_ula, "ula4": prefix_ula4, "mh": prefix_mh, "baselines": baselines,
-           "cost": cost, "patch": patch}[part]()
+           "cost": cost}[part]()
     with open(os.path.join(OUT, f"chained_{part}.json"), "w") as fh:
         json.dump(out, fh, indent=1)

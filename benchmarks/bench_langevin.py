@@ -2,7 +2,8 @@
 
 - ``Langevin`` (ULA and MALA) inside ``numpyro.infer.MCMC`` (``num_steps`` steps per transition);
 - the floor: a bare ``jit(vmap(lax.scan))`` of the same update (numpyro_cld.step);
-- BlackJAX ``mala`` in the same bare loop;
+- BlackJAX ``mala`` in the same bare loop, with JAX's default threefry layout and with the
+  classic layout that numpyro_cld uses for its Gaussian noise (``numpyro_cld._random``);
 - NumPyro ``HMC(num_steps=1, trajectory_length=None)`` inside ``MCMC`` (one step per transition).
 
 Prints steps/s (chain-steps per second) and the ratios; writes benchmarks/results.json.
@@ -65,7 +66,7 @@ def main():
         t1, t2 = best_time(make(T), repeat=2), best_time(make(2 * T), repeat=2)
         return t2 - t1, t1
 
-    def blackjax_mala():
+    def blackjax_mala(partitionable=True):
         import blackjax
 
         mala = blackjax.mala(log_prob, eta)
@@ -78,34 +79,43 @@ def main():
                 state, _ = jax.lax.scan(body, mala.init(x), random.split(key, T))
                 return state.position
             return jax.vmap(one)(keys, x0)
-        return lambda: block(loop(keys, x0))
+
+        def timed():
+            # JAX's default threefry layout, or the classic one that numpyro_cld's noise uses
+            with jax.threefry_partitionable(partitionable):
+                return block(loop(keys, x0))
+        return timed
 
     def numpyro_hmc(steps=T):
         kernel = HMC(target.model, step_size=(2 * eta) ** 0.5, num_steps=1,
                      trajectory_length=None, adapt_step_size=False, adapt_mass_matrix=False)
-        mcmc = MCMC(kernel, num_warmup=0, num_samples=steps, num_chains=C,
+        # thinning: stores a draw every K steps, as the Langevin runs do (num_steps=K)
+        mcmc = MCMC(kernel, num_warmup=0, num_samples=steps, num_chains=C, thinning=K,
                     chain_method="vectorized", progress_bar=False)
         return lambda: block(mcmc.run(random.key(0), init_params={"x": x0}) or mcmc.last_state.z)
 
     rates, end_to_end = {}, {}
     for name, fn in [("ula_bare", bare(False)), ("mala_bare", bare(True)),
-                     ("blackjax_mala", blackjax_mala())]:
+                     ("blackjax_mala", blackjax_mala()),
+                     ("blackjax_mala_classic_threefry", blackjax_mala(False))]:
         t = best_time(fn)
         rates[name] = C * T / t
-        print(f"{name:>14}: {rates[name]:12.0f} chain-steps/s  ({t:.3f} s, compiled loop)")
+        print(f"{name:>30}: {rates[name]:12.0f} chain-steps/s  ({t:.3f} s, compiled loop)")
     for name, make in [("ula_mcmc", lambda n: in_mcmc(False, n)),
                        ("mala_mcmc", lambda n: in_mcmc(True, n)),
                        ("numpyro_hmc1", lambda n: numpyro_hmc(n))]:
         t, t_run = marginal(make)
         rates[name] = C * T / t
         end_to_end[name] = C * T / t_run
-        print(f"{name:>14}: {rates[name]:12.0f} chain-steps/s marginal; "
+        print(f"{name:>30}: {rates[name]:12.0f} chain-steps/s marginal; "
               f"{end_to_end[name]:.0f} end-to-end incl. compile ({t_run:.2f} s for {T} steps)")
     ratios = {
         "ula: MCMC/bare time per step (goal <= 1.10)": rates["ula_bare"] / rates["ula_mcmc"],
         "mala: MCMC/bare time per step (goal <= 1.10)": rates["mala_bare"] / rates["mala_mcmc"],
         "mala in MCMC: speed / BlackJAX mala speed (goal >= 1.0)":
             rates["mala_mcmc"] / rates["blackjax_mala"],
+        "mala in MCMC: speed / BlackJAX mala speed, both on the classic threefry layout":
+            rates["mala_mcmc"] / rates["blackjax_mala_classic_threefry"],
         "mala in MCMC: speed / NumPyro HMC(num_steps=1) speed":
             rates["mala_mcmc"] / rates["numpyro_hmc1"],
     }

@@ -14,8 +14,9 @@ Usage: python examples/compare_kernels.py [--target paper-gmm] [--dim 100] [--pa
 
 import argparse
 import os
-import sys
 import time
+
+from _devices import chain_method_for
 
 TARGETS = ("paper-gmm", "balanced-gmm", "song-ermon-toy")
 KERNELS = ("vanilla", "annealed", "chained")
@@ -32,7 +33,7 @@ def parse_args(argv=None):
     p.add_argument("--kernels", default=",".join(KERNELS),
                    help="comma-separated subset of " + ",".join(KERNELS))
     p.add_argument("--devices", type=int, default=1,
-                   help="host devices to shard the chains over (sets XLA_FLAGS)")
+                   help="host devices to shard the chains over (no progress bar when > 1)")
     p.add_argument("--out", default=os.path.join("out", "compare_kernels"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -74,25 +75,17 @@ def build(args, target):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.devices > 1:  # must precede the first JAX import
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   f" --xla_force_host_platform_device_count={args.devices}")
+    chain_method = chain_method_for(args.devices, args.chains)  # before JAX starts
     import jax
     from numpyro.infer import MCMC
 
-    from numpyro_cld import diagnostics, sharded_chains
+    from numpyro_cld import diagnostics
     from numpyro_cld import plots
     from numpyro_cld.targets import balanced_gmm, paper_gmm, song_ermon_toy
 
     target = {"paper-gmm": lambda: paper_gmm(args.dim),
               "balanced-gmm": lambda: balanced_gmm(args.dim),
               "song-ermon-toy": song_ermon_toy}[args.target]()
-    chain_method = "vectorized"
-    if args.devices > 1:
-        if args.chains % jax.device_count():
-            sys.exit(f"--chains ({args.chains}) must be a multiple of --devices "
-                     f"({jax.device_count()})")
-        chain_method = sharded_chains()
     init = target.init_params(jax.random.key(args.seed + 1), args.chains)
     print(f"{target.name}: d={target.dim}, weights={list(map(float, target.weights))}, "
           f"start={target.start}, {args.chains} chains x {args.draws} draws x {args.steps} "
@@ -100,7 +93,8 @@ def main(argv=None):
     runs = {}
     for name, kernel in build(args, target).items():
         mcmc = MCMC(kernel, num_warmup=0, num_samples=args.draws, num_chains=args.chains,
-                    chain_method=chain_method, progress_bar=not args.no_progress)
+                    chain_method=chain_method,
+                    progress_bar=not args.no_progress and args.devices == 1)
         t0 = time.perf_counter()
         mcmc.run(jax.random.key(args.seed), init_params=init)
         jax.block_until_ready(mcmc.last_state.z)

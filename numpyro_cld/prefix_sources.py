@@ -111,8 +111,10 @@ class GaussianMixturePrefix(_PatchStarts):
 
     def _comp_logp(self, mu, fac, x_patch, sigma):
         if not self.dense:
-            var = fac**2 + sigma**2
-            return -0.5 * jnp.sum((x_patch - mu) ** 2 / var + jnp.log(var) + _LOG_2PI, -1)
+            # times 1/var: var is sliced inside the sweep's loop, where XLA keeps divisions
+            inv_var = jnp.reciprocal(fac**2 + sigma**2)
+            return -0.5 * jnp.sum((x_patch - mu) ** 2 * inv_var - jnp.log(inv_var) + _LOG_2PI,
+                                  -1)
         n = x_patch.shape[0]
         cov = fac @ jnp.swapaxes(fac, -1, -2) + sigma**2 * jnp.eye(n, dtype=fac.dtype)
         chol = jnp.linalg.cholesky(cov)
@@ -132,8 +134,7 @@ class GaussianMixturePrefix(_PatchStarts):
         if not self.dense:  # closed form: sum_k r_k (mu_k - x) / var_k
             logits = prior + self._comp_logp(mu, fac, x_patch, sigma)
             r = jax.nn.softmax(logits)
-            var = fac**2 + sigma**2
-            score = jnp.sum(r[:, None] * (mu - x_patch) / var, 0)
+            score = jnp.sum(r[:, None] * (mu - x_patch) * jnp.reciprocal(fac**2 + sigma**2), 0)
             return -logsumexp(logits), score
         pe, grad = jax.value_and_grad(potential)(x_patch)
         return pe, -grad

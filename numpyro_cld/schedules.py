@@ -18,6 +18,7 @@ import numpy as np
 from jax import random
 from jax.scipy.special import gammaln
 
+from ._random import normal
 from ._validate import one_of, positive_float, positive_int
 
 __all__ = [
@@ -140,7 +141,7 @@ class GaussianBase:
         return -x / self.scale**2
 
     def sample(self, rng_key, shape, dtype=jnp.float32):
-        return self.scale * random.normal(rng_key, shape, dtype)
+        return self.scale * normal(rng_key, shape, dtype)
 
     def __repr__(self):
         return f"GaussianBase(scale={self.scale})"
@@ -175,7 +176,7 @@ class StudentTBase:
     def sample(self, rng_key, shape, dtype=jnp.float32):
         # Gaussian scale mixture: Z = scale * G / sqrt(W / alpha), W ~ chi^2_alpha per vector
         key_g, key_w = random.split(rng_key)
-        g = random.normal(key_g, shape, dtype)
+        g = normal(key_g, shape, dtype)
         w = 2.0 * random.gamma(key_w, self.alpha / 2, shape[:-1] + (1,), dtype)
         return self.scale * g / jnp.sqrt(w / self.alpha)
 

@@ -74,10 +74,21 @@ def _gaussian_params(path, level, base):
     raise ValueError(f"exact smoothing is defined for path 've' or 'vp', got {path!r}.")
 
 
+class _SmoothedNormal(dist.Normal):
+    """``Normal`` whose density multiplies by ``1 / scale``. The noise level is a loop
+    variable of the annealed sweep, so XLA cannot turn the divisions by ``scale`` into
+    multiplications as it does for constants: a paper-gmm step was 2.3x slower."""
+
+    def log_prob(self, value):
+        inv_scale = jnp.reciprocal(self.scale)
+        z = (value - self.loc) * inv_scale
+        return -0.5 * jnp.square(z) + jnp.log(inv_scale) - 0.5 * math.log(2 * math.pi)
+
+
 def _smooth(fn, a, v, site):
     kind = type(fn)
-    if kind is dist.Normal:
-        return dist.Normal(a * fn.loc, jnp.sqrt(jnp.square(a * fn.scale) + v))
+    if kind in (dist.Normal, _SmoothedNormal):
+        return _SmoothedNormal(a * fn.loc, jnp.sqrt(jnp.square(a * fn.scale) + v))
     if kind is dist.MultivariateNormal:
         eye = jnp.eye(fn.event_shape[-1], dtype=jnp.result_type(fn.loc))
         cov = jnp.square(a) * fn.covariance_matrix + v * eye

@@ -83,11 +83,17 @@ def test_same_key_same_draws_and_vectorized_equals_sequential():
     a = run(k, num_chains=2, num_warmup=50, num_samples=100).get_samples()["x"]
     b = run(k, num_chains=2, num_warmup=50, num_samples=100).get_samples()["x"]
     np.testing.assert_array_equal(a, b)
-    seq = MCMC(Langevin(gaussian5, adjust=True, num_steps=3), num_warmup=50, num_samples=100,
-               num_chains=2, chain_method="sequential", progress_bar=False)
-    seq.run(random.key(0))
-    # vmap may reorder float reductions; short runs agree to float32 round-off
-    np.testing.assert_allclose(seq.get_samples()["x"], a, atol=1e-4)
+    # Chain methods give identical draws without adaptation. With it, NumPyro's adapter
+    # reduces in another order under vmap and the chain amplifies that float32 round-off
+    # (adapted step sizes 7e-5 apart after 50 warmup steps), so adaptation is left out here.
+    for kwargs in (dict(adjust=False), dict(adjust=True, adapt_step_size=False)):
+        draws = []
+        for method in ("vectorized", "sequential"):
+            mcmc = MCMC(Langevin(gaussian5, num_steps=3, **kwargs), num_warmup=0,
+                        num_samples=100, num_chains=2, chain_method=method, progress_bar=False)
+            mcmc.run(random.key(0))
+            draws.append(mcmc.get_samples()["x"])
+        np.testing.assert_array_equal(draws[0], draws[1])
 
 
 @pytest.mark.parametrize("adjust", [False, True])

@@ -4,6 +4,7 @@ pickle; faults are flagged and never reach the samples."""
 
 import pickle
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -138,7 +139,7 @@ def test_score_fn_returning_nan_now_and_then():
     assert 0.05 * 3000 < n.sum() < 0.2 * 3000
 
 
-@pytest.mark.parametrize("chain_method", ["vectorized", "sequential"])
+@pytest.mark.parametrize("chain_method", ["vectorized", "sequential", jax.vmap])
 def test_faults_raise_one_warning_and_are_counted(chain_method):
     kernel = Langevin(potential_fn=nan_beyond_two, step_size=0.8, num_steps=2)
     mcmc = MCMC(kernel, num_warmup=0, num_samples=200, num_chains=2,
@@ -148,6 +149,18 @@ def test_faults_raise_one_warning_and_are_counted(chain_method):
                  extra_fields=("num_diverging",))
     assert sum("non-finite" in str(w.message) for w in record) <= 2  # once per chain init
     assert kernel.num_faults == int(mcmc.get_extra_fields()["num_diverging"].sum()) > 0
+
+
+@pytest.mark.parametrize("chain_method", ["vectorized", jax.vmap])
+def test_clean_run_never_calls_the_host(monkeypatch, chain_method):
+    # under an outer vmap a plain lax.cond becomes a select and would call the host on every
+    # transition (3x slower); the custom batching rule keeps it to faulty transitions only
+    calls = []
+    monkeypatch.setattr(Langevin, "_report_faults", lambda self, n: calls.append(int(n.sum())))
+    mcmc = MCMC(Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1), num_warmup=0,
+                num_samples=30, num_chains=2, chain_method=chain_method, progress_bar=False)
+    mcmc.run(random.key(0), init_params=jnp.zeros((2, 2)))
+    assert calls == []
 
 
 def test_no_fault_no_warning():

@@ -154,13 +154,23 @@ class LangevinBase(MCMCKernel):
         if not self._warn_faults:
             return sample_fn
 
+        # The host is only called on a transition that had a fault. Under an outer vmap
+        # (chain_method=jax.vmap or sharded_chains()) lax.cond would turn into a select that
+        # calls the host every transition (measured 3x slower), so the batching rule sums the
+        # count over the mapped chains first.
+        @jax.custom_batching.custom_vmap
+        def signal(n):
+            lax.cond(n > 0, lambda: jax.debug.callback(self._report_faults, n), lambda: None)
+            return n
+
+        @signal.def_vmap
+        def _signal_batched(axis_size, in_batched, n):
+            signal(jnp.sum(n) if in_batched[0] else n)
+            return n, in_batched[0]
+
         def sample(state, model_args, model_kwargs):
             new = sample_fn(state, model_args, model_kwargs)
-            # the predicate sums over vectorised chains, so the host is only called on a
-            # transition that had a fault (under an outer vmap it is called every time)
-            n = jnp.sum(new.num_diverging)
-            lax.cond(n > 0, lambda: jax.debug.callback(self._report_faults, n),
-                     lambda: None)
+            signal(jnp.sum(new.num_diverging))
             return new
 
         return sample
