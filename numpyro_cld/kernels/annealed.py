@@ -295,29 +295,28 @@ class AnnealedLangevin(LangevinBase):
             x = self._base_draw(key_start, x)
         num_levels = self._levels.shape[0]
 
-        def level_body(x, inputs):
+        def level_body(st, inputs):
             level, step_size, key = inputs
             key_score, key_steps = random.split(key)
 
             def source(y, k):
                 return level_source(y, level, k)
 
-            pe, score = source(x, key_score)  # the level changed: recompute
-            new, info = langevin_steps(key_steps, StepState(x, pe, score), source, step_size,
-                                       1.0, adjust=self._adjust,
+            pe, score = source(st.x, key_score)  # the level changed: recompute
+            new, info = langevin_steps(key_steps, StepState(st.x, pe, score), source,
+                                       step_size, 1.0, adjust=self._adjust,
                                        num_steps=self._steps_per_level)
-            return new.x, (new.potential_energy, new.score, info,
-                           new.x if self._store_levels else None)
+            return new, (info, new.x if self._store_levels else None)
 
-        x, (pes, scores, infos, level_z) = lax.scan(
-            level_body, x,
+        # the carry's potential and score are recomputed at every level; zeros stand in
+        init = StepState(x, jnp.zeros((), x.dtype), jnp.zeros_like(x))
+        last, (infos, level_z) = lax.scan(
+            level_body, init,
             (self._levels.astype(x.dtype), self._step_sizes.astype(x.dtype),
              random.split(key_sweep, num_levels)))
         accept_prob = jnp.mean(infos.accept_prob)
-        itr = state.i + 1
-        n = jnp.where(state.i < self._num_warmup, itr, itr - self._num_warmup)
-        mean_accept_prob = state.mean_accept_prob + (accept_prob - state.mean_accept_prob) / n
         return AnnealedLangevinState(
-            itr, self._unravel_fn(x), pes[-1], self._unravel_fn(-scores[-1]), accept_prob,
-            mean_accept_prob, jnp.any(infos.diverging), jnp.sum(infos.num_diverging, dtype=jnp.int32),
-            level_z, rng_key)
+            state.i + 1, self._unravel_fn(last.x), last.potential_energy,
+            self._unravel_fn(-last.score), accept_prob, self._mean_accept_prob(state, accept_prob),
+            jnp.any(infos.diverging), jnp.sum(infos.num_diverging, dtype=jnp.int32), level_z,
+            rng_key)

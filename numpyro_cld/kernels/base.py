@@ -250,3 +250,9 @@ class LangevinBase(MCMCKernel):
         if self._score_fn is not None:
             return from_score(self._score_fn, self._unravel_fn)
         return from_potential(self._potential(model_args, model_kwargs), self._unravel_fn)
+
+    def _mean_accept_prob(self, state, accept_prob):
+        """Running mean of ``accept_prob``, restarted when sampling begins (as NumPyro's HMC)."""
+        itr = state.i + 1
+        n = jnp.where(state.i < self._num_warmup, itr, itr - self._num_warmup)
+        return state.mean_accept_prob + (accept_prob - state.mean_accept_prob) / n

@@ -444,9 +444,7 @@ class ChainedLangevin(LangevinBase):
             step_scale = jnp.where(warm, new_scale, step_scale)
             da = jax.tree.map(lambda a, b: jnp.where(warm, a, b), new_da, da)
         accept_prob = jnp.mean(acc_patch)
-        itr = state.i + 1
-        n = jnp.where(state.i < self._num_warmup, itr, itr - self._num_warmup)
-        mean_accept_prob = state.mean_accept_prob + (accept_prob - state.mean_accept_prob) / n
-        return ChainedState(itr, self._unravel_fn(x), pe, self._unravel_fn(-score),
+        mean_accept_prob = self._mean_accept_prob(state, accept_prob)
+        return ChainedState(state.i + 1, self._unravel_fn(x), pe, self._unravel_fn(-score),
                             accept_prob, mean_accept_prob, ndiv > 0, ndiv.astype(jnp.int32),
                             step_scale, da, rng_key)

@@ -169,14 +169,11 @@ class Langevin(LangevinBase):
                 lambda s: s,
                 adapt_state,
             )
-        itr = state.i + 1
-        n = jnp.where(state.i < self._num_warmup, itr, itr - self._num_warmup)
-        mean_accept_prob = state.mean_accept_prob + (
-            info.accept_prob - state.mean_accept_prob) / n
         return LangevinState(
-            itr, self._unravel_fn(new.x), new.potential_energy, self._unravel_fn(-new.score),
-            info.accept_prob, mean_accept_prob, info.diverging, info.num_diverging,
-            adapt_state, rng_key,
+            state.i + 1, self._unravel_fn(new.x), new.potential_energy,
+            self._unravel_fn(-new.score), info.accept_prob,
+            self._mean_accept_prob(state, info.accept_prob), info.diverging,
+            info.num_diverging, adapt_state, rng_key,
         )
 
     def __getstate__(self):
