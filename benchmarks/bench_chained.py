@@ -1,4 +1,4 @@
-"""ChainedLangevin on paper-gmm (DESIGN.md §3): mode frequencies, cost, patch-size guidance.
+"""ChainedLangevin on paper-gmm (docs/convention.md): mode frequencies, cost, patch-size guidance.
 
 Usage::
 
@@ -57,7 +57,7 @@ def prefix_ula(num_chains=1000):
     10 levels x 1000 steps = 1e5 steps a chain."""
     t, res = paper_gmm(100), {}
     for seed, start in enumerate(("mode0", "mode1", "mode2")):
-        k = ChainedLangevin(t.model, patch_size=10, sigmas=SIGMAS, eps=EPS,
+        k = ChainedLangevin(t.model, patch_size=10, sigmas=SIGMAS, step_size=EPS,
                             steps_per_patch=1000)
         # a fresh seed per start: with common noise the runs coalesce and give equal draws
         res[f"prefix_ula_1e5_{start}"] = r = run(k, t, num_chains, start, 1, seed=seed)
@@ -70,7 +70,7 @@ def prefix_ula4(num_chains=1000):
     move with the NCSN step rule): 1 sweep x 10 patches x 4 levels x 2500 steps = 1e5."""
     t, res = paper_gmm(100), {}
     for seed, start in enumerate(("mode0", "mode1", "mode2")):
-        k = ChainedLangevin(t.model, patch_size=10, sigmas=[1.0, 0.5, 0.25, 0.1], eps=0.01,
+        k = ChainedLangevin(t.model, patch_size=10, sigmas=[1.0, 0.5, 0.25, 0.1], step_size=0.01,
                             steps_per_patch=2500)
         res[f"prefix_ula4_1e5_{start}"] = r = run(k, t, num_chains, start, 1, seed=seed)
         print("prefix ULA (4 levels) 1e5", start, r, flush=True)
@@ -81,7 +81,7 @@ def prefix_mh(num_chains=1000):
     """Prefix sweep with MH and per-patch step sizes adapted in warmup, 1e4 steps a chain,
     warmup included: (4 warmup + 6 sampling sweeps) x 10 patches x 4 levels x 25 steps."""
     t, res = paper_gmm(100), {}
-    k = ChainedLangevin(t.model, patch_size=10, sigmas=[1.0, 0.5, 0.25, 0.1], eps=0.01,
+    k = ChainedLangevin(t.model, patch_size=10, sigmas=[1.0, 0.5, 0.25, 0.1], step_size=0.01,
                         steps_per_patch=25, adjust=True)
     for seed, start in enumerate(("mode0", "mode1", "mode2")):
         res[f"prefix_mh_1e4_{start}"] = r = run(k, t, num_chains, start, 6, num_warmup=4,

@@ -1,7 +1,7 @@
 """Langevin step throughput on paper-gmm (d=100, 1000 vectorised chains), measured in one run:
 
 - ``Langevin`` (ULA and MALA) inside ``numpyro.infer.MCMC`` (``num_steps`` steps per transition);
-- the floor: a bare ``jit(vmap(lax.scan))`` of the same update (numpyro_cld.step);
+- the floor: a bare ``jit(vmap(lax.scan))`` of the same update (numpyro_cld.blocks.step);
 - BlackJAX ``mala`` in the same bare loop, with JAX's default threefry layout and with the
   classic layout that numpyro_cld uses for its Gaussian noise (``numpyro_cld._random``);
 - NumPyro ``HMC(num_steps=1, trajectory_length=None)`` inside ``MCMC`` (one step per transition).

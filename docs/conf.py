@@ -4,6 +4,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.abspath("_ext"))  # architecture_diagram.py
 
 project = "numpyro_cld"
 author = "numpyro_cld developers"
@@ -18,8 +19,23 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
-exclude_patterns = ["_build", "README.md", "figures/**"]  # figures/: script outputs (tables, JSON)
+# figures/: script outputs (tables, JSON); _generated/: written by the build (gitignored)
+exclude_patterns = ["_build", "_ext", "_generated", "README.md", "figures/**"]
 html_theme = "alabaster"
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
 suppress_warnings = ["myst.header", "myst.xref_missing"]
+
+
+def _architecture_diagram(app):
+    """Draw the layer diagram of architecture.md from the package's imports, before the
+    pages are read (docs/_ext/architecture_diagram.py; matplotlib with the Agg backend)."""
+    from architecture_diagram import generate
+
+    generate(os.path.join(app.srcdir, "_generated", "architecture.png"),
+             os.path.join(os.path.dirname(app.srcdir), "numpyro_cld"))
+
+
+def setup(app):
+    app.connect("builder-inited", _architecture_diagram)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -55,7 +55,7 @@ def build(args, target):
 
     num_levels = 10
     if target.name == "song-ermon-toy":
-        # sigma_1 must be comparable to the distance between the modes (DESIGN.md)
+        # sigma_1 must be comparable to the distance between the modes (docs/annealed.md, "Paths and schedules")
         sigmas, eps, eta = ncsn_sigmas(20.0, 1.0, num_levels), 0.05, 0.05
     else:
         sigmas, eps, eta = ncsn_sigmas(1.0, 0.01, num_levels), 2e-5, 0.1
@@ -64,7 +64,7 @@ def build(args, target):
     make = {
         "vanilla": lambda: Langevin(target.model, step_size=eta, num_steps=args.steps),
         "annealed": lambda: AnnealedLangevin(
-            target.model, sigmas=sigmas, eps=eps,
+            target.model, sigmas=sigmas, step_size=eps,
             steps_per_level=max(1, args.steps // num_levels)),
         "chained": lambda: ChainedLangevin(
             target.model, patch_size=patch, conditional="prefix", step_size=eta,

@@ -35,7 +35,7 @@ def make_kernel(name, target, chunk, patch_size, eta):
     if name == "vanilla":
         return Langevin(target.model, step_size=eta, num_steps=chunk)
     if name == "annealed":
-        return AnnealedLangevin(target.model, sigmas=ncsn_sigmas(1.0, 0.01, 10), eps=2e-5,
+        return AnnealedLangevin(target.model, sigmas=ncsn_sigmas(1.0, 0.01, 10), step_size=2e-5,
                                 steps_per_level=max(1, chunk // 10))
     return ChainedLangevin(target.model, patch_size=patch_size, conditional="prefix",
                            step_size=eta, steps_per_patch=max(1, chunk // num_patches),

@@ -1,4 +1,5 @@
-"""The image-flip experiment of Cheng, Fu & Farnia at CPU scale (DESIGN.md section 3).
+"""The image-flip experiment of Cheng, Fu & Farnia at CPU scale (docs/convention.md,
+"Benchmark targets"; results in docs/nets.md).
 
 Trains a noise-conditional convolutional score network (for annealed Langevin) and a
 patch-conditional LSTM (for chained Langevin) on digits-flip (each 8x8 digit inverted with
@@ -124,12 +125,12 @@ def main():
     kernels = {
         "annealed": lambda: AnnealedLangevin(
             score_fn=nets.as_score_fn(conv, sigmas), sigmas=sigmas,
-            steps_per_level=args.steps_per_level, eps=args.eps, store_levels=True),
+            steps_per_level=args.steps_per_level, step_size=args.eps, store_levels=True),
         "chained": lambda: ChainedLangevin(
             # the kernel's state keeps the full target's score: the conv net at sigma_L
             score_fn=lambda z: nets.as_score_fn(conv)(z, sigmas[-1]),
             prefix_source=nets.as_prefix_source(lstm, sigmas, patch_size=8),
-            conditional="prefix", patch_size=8, sigmas=sigmas, eps=args.eps,
+            conditional="prefix", patch_size=8, sigmas=sigmas, step_size=args.eps,
             steps_per_patch=args.steps_per_patch),
     }
     results = {}
@@ -222,9 +223,9 @@ def exact_control(name, sigmas, args, bandwidth=0.05):
     print(f"  chained patch size {patch}")
     runs = {
         "annealed": lambda: AnnealedLangevin(model, sigmas=sigmas, steps_per_level=steps,
-                                             eps=args.eps, store_levels=True),
+                                             step_size=args.eps, store_levels=True),
         "chained": lambda: ChainedLangevin(model, conditional="prefix", patch_size=patch,
-                                           sigmas=sigmas, eps=args.eps,
+                                           sigmas=sigmas, step_size=args.eps,
                                            steps_per_patch=steps),
     }
     for kname, make in ((k, runs[k]) for k in args.control_kernels):

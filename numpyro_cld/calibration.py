@@ -10,17 +10,20 @@ replications run as one compiled, vectorised program: the kernel is driven throu
 S. Talts, M. Betancourt, D. Simpson, A. Vehtari, A. Gelman (2018).
 """
 
+from __future__ import annotations
+
 import copy
-from typing import NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import random
+from numpy.typing import ArrayLike
 
-from numpyro.infer import Predictive
-from numpyro.infer.util import transform_fn
 from numpyro.distributions.transforms import biject_to
+from numpyro.infer import Predictive
+from numpyro.infer.mcmc import MCMCKernel
 
 __all__ = ["SBCResult", "sbc_ranks", "rank_uniformity_test"]
 
@@ -33,8 +36,11 @@ class SBCResult(NamedTuple):
     num_draws: int
 
 
-def sbc_ranks(kernel, rng_key, *, data_site, num_replications=1000, num_warmup=500,
-              num_draws=99, thin=1, coords=None, model_args=(), model_kwargs=None):
+def sbc_ranks(kernel: MCMCKernel, rng_key: jax.Array, *, data_site: str,
+              num_replications: int = 1000, num_warmup: int = 500, num_draws: int = 99,
+              thin: int = 1, coords: Optional[dict[str, int]] = None,
+              model_args: tuple = (), model_kwargs: Optional[dict[str, Any]] = None
+              ) -> SBCResult:
     """Ranks of prior draws among posterior draws for ``num_replications`` data sets.
 
     :param kernel: a numpyro_cld kernel built from a model that takes its observations as the
@@ -48,13 +54,15 @@ def sbc_ranks(kernel, rng_key, *, data_site, num_replications=1000, num_warmup=5
     :param dict coords: ``{site: flat_index}`` of scalar coordinates to rank (default: the
         first coordinate of every latent site). Ranks are computed in unconstrained space,
         which leaves them unchanged (ranks are invariant under monotone maps).
+    :param tuple model_args: positional arguments of the model.
+    :param dict model_kwargs: keyword arguments of the model (besides ``data_site``).
     :return: :class:`SBCResult`.
     """
     model_kwargs = dict(model_kwargs or {})
     # under this vmap a fault callback would run on every transition of every replication;
     # faults still show in the draws' ranks
     kernel = copy.copy(kernel)
-    kernel._warn_faults = False
+    kernel.warn_faults = False
     key_prior, key_run = random.split(rng_key)
     prior = Predictive(kernel.model, num_samples=num_replications)(
         key_prior, *model_args, **model_kwargs)
@@ -94,9 +102,13 @@ def sbc_ranks(kernel, rng_key, *, data_site, num_replications=1000, num_warmup=5
     return SBCResult(ranks, num_draws)
 
 
-def rank_uniformity_test(ranks, num_draws, num_bins=10):
+def rank_uniformity_test(ranks: ArrayLike, num_draws: int,
+                         num_bins: int = 10) -> tuple[float, float]:
     """Chi-square test of uniform ranks on ``0..num_draws`` with ``num_bins`` equal bins.
 
+    :param ranks: integer ranks in ``0..num_draws``.
+    :param int num_draws: ``L``, the number of posterior draws per replication.
+    :param int num_bins: number of equal bins; must divide ``num_draws + 1``.
     :return: ``(statistic, p_value)``.
     """
     from scipy import stats

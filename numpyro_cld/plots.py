@@ -11,16 +11,26 @@ Every function takes the :func:`numpyro_cld.diagnostics.mode_coverage` Datasets 
 This module imports matplotlib; ``import numpyro_cld`` does not.
 """
 
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
 import matplotlib.pyplot as plt
 import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
-from . import _arviz_compat as azc
 from .diagnostics import KernelComparison, frequencies_by_draw
+from .diagnostics import arviz_compat as azc
 
 __all__ = ["plot_mode_frequencies", "plot_frequency_vs_steps", "plot_image_grid"]
 
+#: what the plots accept as ``coverage``
+Coverage = Union[xr.Dataset, dict[str, xr.Dataset], KernelComparison]
 
-def _coverages(coverage):
+
+def _coverages(coverage: Coverage) -> tuple[dict, int]:
     if isinstance(coverage, KernelComparison):
         coverage = coverage.coverage
     if not isinstance(coverage, dict):
@@ -39,7 +49,7 @@ def _coverages(coverage):
     return coverage, k.pop()
 
 
-def _mode_names(mode_names, K):
+def _mode_names(mode_names: Optional[Sequence[str]], K: int) -> list:
     if mode_names is None:
         return [f"mode {k}" for k in range(K)]
     if len(mode_names) != K:
@@ -47,12 +57,17 @@ def _mode_names(mode_names, K):
     return list(mode_names)
 
 
-def plot_mode_frequencies(coverage, *, mode_names=None, show_chains=True, figsize=None):
+def plot_mode_frequencies(coverage: Coverage, *, mode_names: Optional[Sequence[str]] = None,
+                          show_chains: bool = True,
+                          figsize: Optional[tuple[float, float]] = None) -> Figure:
     """Bars: pooled frequency of each mode per run; black segments: target weights;
     dots: each chain's frequency (chains stuck in one mode show up at 0 and 1).
 
     :param coverage: a mode_coverage Dataset, a dict name -> Dataset, or a
         :class:`~numpyro_cld.diagnostics.KernelComparison`.
+    :param mode_names: names of the modes (default ``"mode k"``).
+    :param bool show_chains: draw each chain's frequency as a dot.
+    :param figsize: matplotlib figure size in inches.
     """
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
@@ -82,8 +97,12 @@ def plot_mode_frequencies(coverage, *, mode_names=None, show_chains=True, figsiz
     return fig
 
 
-def plot_frequency_vs_steps(coverage, *, steps_per_draw=1, first_step=None,
-                            mode_names=None, log_x=True, cumulative=False, figsize=None):
+def plot_frequency_vs_steps(coverage: Coverage, *,
+                            steps_per_draw: Union[int, dict[str, int]] = 1,
+                            first_step: Optional[int] = None,
+                            mode_names: Optional[Sequence[str]] = None, log_x: bool = True,
+                            cumulative: bool = False,
+                            figsize: Optional[tuple[float, float]] = None) -> Figure:
     """Fraction of chains in each mode against the number of steps; one panel per run,
     target weights dashed.
 
@@ -91,7 +110,10 @@ def plot_frequency_vs_steps(coverage, *, steps_per_draw=1, first_step=None,
     :param steps_per_draw: Langevin steps between consecutive draws (``num_steps`` of the
         kernel), an int or a dict name -> int.
     :param first_step: step count of draw 0 (default ``steps_per_draw``).
+    :param mode_names: names of the modes (default ``"mode k"``).
+    :param bool log_x: logarithmic step axis (when every step count is positive).
     :param bool cumulative: plot the pooled frequency of draws up to each step instead.
+    :param figsize: matplotlib figure size in inches.
     """
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
@@ -121,13 +143,20 @@ def plot_frequency_vs_steps(coverage, *, steps_per_draw=1, first_step=None,
     return fig
 
 
-def plot_image_grid(images, modes=None, *, image_shape=None, ncols=8, mode_names=None,
-                    cmap="gray", vmin=0.0, vmax=1.0):
+def plot_image_grid(images: ArrayLike, modes: Optional[ArrayLike] = None, *,
+                    image_shape: Optional[tuple[int, int]] = None, ncols: int = 8,
+                    mode_names: Optional[Sequence[str]] = None, cmap: str = "gray",
+                    vmin: float = 0.0, vmax: float = 1.0) -> Figure:
     """Images with their assigned modes as titles.
 
     :param images: ``(n, H, W)``, or ``(n, H*W)`` with ``image_shape=(H, W)``.
     :param modes: ``(n,)`` integer modes (e.g. ``diagnostics.assign_modes``), or None.
+    :param image_shape: ``(H, W)`` of flat images.
+    :param int ncols: images per row.
     :param mode_names: names of the modes (default ``"mode k"``).
+    :param cmap: matplotlib colour map.
+    :param vmin: value shown as the lowest colour.
+    :param vmax: value shown as the highest colour.
     """
     x = np.asarray(images, dtype=float)
     if image_shape is not None:

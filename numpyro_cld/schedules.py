@@ -11,15 +11,20 @@ Three annealing paths lead from an easy distribution to the target ``p`` (DESIGN
 - ``"tempered"`` (geometric path): ``p_lam ∝ p^lam nu^(1 - lam)``, same ``lambdas``.
 """
 
-import math
+from __future__ import annotations
 
+import math
+from typing import Union
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import random
 from jax.scipy.special import gammaln
+from jax.typing import ArrayLike, DTypeLike
 
-from ._random import normal
-from ._validate import one_of, positive_float, positive_int
+from .blocks.random import normal
+from .checks import one_of, positive_float, positive_int
 
 __all__ = [
     "PATHS",
@@ -37,7 +42,7 @@ PATHS = ("ve", "vp", "tempered")
 LAMBDA_SCHEDULES = ("linear", "cosine", "exponential")
 
 
-def check_sigmas(sigmas, name="sigmas"):
+def check_sigmas(sigmas: ArrayLike, name: str = "sigmas") -> jax.Array:
     """``sigmas`` as a float32 array: 1-d, at least one level, finite, positive, strictly
     decreasing."""
     arr = np.asarray(sigmas, dtype=np.float64)
@@ -52,7 +57,8 @@ def check_sigmas(sigmas, name="sigmas"):
     return jnp.asarray(arr, jnp.float32)
 
 
-def check_lambdas(lambdas, name="lambdas", allow_zero=False):
+def check_lambdas(lambdas: ArrayLike, name: str = "lambdas",
+                  allow_zero: bool = False) -> jax.Array:
     """``lambdas`` as a float32 array: 1-d, at least one level, strictly increasing, in
     ``(0, 1]`` (``[0, 1]`` with ``allow_zero``, for the tempered path)."""
     arr = np.asarray(lambdas, dtype=np.float64)
@@ -69,7 +75,8 @@ def check_lambdas(lambdas, name="lambdas", allow_zero=False):
     return jnp.asarray(arr, jnp.float32)
 
 
-def ncsn_sigmas(sigma_max=1.0, sigma_min=0.01, num_levels=10):
+def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01,
+                num_levels: int = 10) -> jax.Array:
     """Geometric noise levels ``sigma_1 = sigma_max > ... > sigma_L = sigma_min`` (NCSN).
 
     With ``num_levels = 1`` the single level is ``sigma_min`` (the target's own level).
@@ -87,14 +94,15 @@ def ncsn_sigmas(sigma_max=1.0, sigma_min=0.01, num_levels=10):
     return jnp.asarray(np.geomspace(sigma_max, sigma_min, num_levels), jnp.float32)
 
 
-def ncsn_step_sizes(eps, sigmas):
+def ncsn_step_sizes(eps: float, sigmas: ArrayLike) -> jax.Array:
     """NCSN step sizes ``eta_i = eps * sigma_i^2 / sigma_L^2`` (Song & Ermon 2019, Alg. 1)."""
     eps = positive_float("eps", eps)
     sigmas = check_sigmas(sigmas)
     return eps * sigmas**2 / sigmas[-1] ** 2
 
 
-def vp_lambdas(num_levels=10, schedule="linear", lambda_min=1e-3):
+def vp_lambdas(num_levels: int = 10, schedule: str = "linear",
+               lambda_min: float = 1e-3) -> jax.Array:
     """Increasing ``lambda_1 = lambda_min < ... < lambda_L = 1`` for the vp / tempered paths.
 
     On the grid ``t_i = (i - 1) / (L - 1)``:
@@ -129,21 +137,22 @@ class GaussianBase:
 
     name = "gaussian"
 
-    def __init__(self, scale=1.0):
+    def __init__(self, scale: float = 1.0) -> None:
         self.scale = positive_float("scale", scale)
 
-    def log_prob(self, x):
+    def log_prob(self, x: jax.Array) -> jax.Array:
         d = x.shape[-1]
         return -0.5 * jnp.sum(x**2, -1) / self.scale**2 - d * (
             math.log(self.scale) + 0.5 * math.log(2 * math.pi))
 
-    def score(self, x):
+    def score(self, x: jax.Array) -> jax.Array:
         return -x / self.scale**2
 
-    def sample(self, rng_key, shape, dtype=jnp.float32):
+    def sample(self, rng_key: jax.Array, shape: tuple[int, ...],
+               dtype: DTypeLike = jnp.float32) -> jax.Array:
         return self.scale * normal(rng_key, shape, dtype)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"GaussianBase(scale={self.scale})"
 
 
@@ -154,7 +163,7 @@ class StudentTBase:
 
     name = "student_t"
 
-    def __init__(self, alpha, scale=1.0):
+    def __init__(self, alpha: float, scale: float = 1.0) -> None:
         alpha = positive_float("alpha", alpha)
         if not alpha > 2:
             raise ValueError(
@@ -163,28 +172,30 @@ class StudentTBase:
         self.alpha = alpha
         self.scale = positive_float("scale", scale)
 
-    def log_prob(self, x):
+    def log_prob(self, x: jax.Array) -> jax.Array:
         a, s, d = self.alpha, self.scale, x.shape[-1]
         norm = (gammaln((a + d) / 2) - gammaln(a / 2)
                 - 0.5 * d * jnp.log(a * math.pi) - d * math.log(s))
         return norm - 0.5 * (a + d) * jnp.log1p(jnp.sum(x**2, -1) / (a * s**2))
 
-    def score(self, x):
+    def score(self, x: jax.Array) -> jax.Array:
         a, s, d = self.alpha, self.scale, x.shape[-1]
         return -(a + d) * x / (a * s**2 + jnp.sum(x**2, -1, keepdims=True))
 
-    def sample(self, rng_key, shape, dtype=jnp.float32):
+    def sample(self, rng_key: jax.Array, shape: tuple[int, ...],
+               dtype: DTypeLike = jnp.float32) -> jax.Array:
         # Gaussian scale mixture: Z = scale * G / sqrt(W / alpha), W ~ chi^2_alpha per vector
         key_g, key_w = random.split(rng_key)
         g = normal(key_g, shape, dtype)
         w = 2.0 * random.gamma(key_w, self.alpha / 2, shape[:-1] + (1,), dtype)
         return self.scale * g / jnp.sqrt(w / self.alpha)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"StudentTBase(alpha={self.alpha}, scale={self.scale})"
 
 
-def as_base(base):
+def as_base(base: Union[str, tuple, GaussianBase, StudentTBase]
+            ) -> Union[GaussianBase, StudentTBase]:
     """``"gaussian"``, ``("student_t", alpha)`` or a base object -> a base object."""
     if isinstance(base, (GaussianBase, StudentTBase)):
         return base
@@ -203,7 +214,7 @@ def as_base(base):
     )
 
 
-def vp_coefficients(lam):
+def vp_coefficients(lam: ArrayLike) -> tuple[jax.Array, jax.Array]:
     """``(a, tau) = (sqrt(lam), sqrt(1 - lam))`` of ``X_lam = a X + tau Z``."""
     lam = jnp.asarray(lam)
     return jnp.sqrt(lam), jnp.sqrt(jnp.clip(1.0 - lam, 0.0, None))

@@ -1,17 +1,21 @@
-"""The benchmark targets of the design notes as NumPyro models, with their mode-assignment
-rules and start distributions.
+"""The benchmark targets (defined in ``docs/convention.md``, "Benchmark targets") as NumPyro
+models, with their mode-assignment rules and start distributions.
 
 - :func:`paper_gmm`: ``0.2 N(0, 3I) + 0.4 N(1, I) + 0.4 N(-1, I)`` in ``d = 100``.
 - :func:`balanced_gmm`: the same means, weights 1/3 and unit variances.
 - :func:`song_ermon_toy`: ``0.2 N((-5,-5), I) + 0.8 N((5,5), I)`` in 2-d.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import Optional, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import random
+from jax.typing import ArrayLike
 
 import numpyro
 import numpyro.distributions as dist
@@ -36,41 +40,56 @@ class GaussianMixtureTarget:
     weights: np.ndarray
     locs: np.ndarray
     scales: np.ndarray
-    start: object = "mode0"
+    start: Union[str, tuple] = "mode0"
     site: str = "x"
 
     @property
     def dim(self) -> int:
+        """Dimension ``d`` of a draw."""
         return int(np.shape(self.locs)[1])
 
     @property
     def num_modes(self) -> int:
+        """Number of components ``K``."""
         return int(np.shape(self.weights)[0])
 
-    def distribution(self):
+    def distribution(self) -> dist.MixtureSameFamily:
         """The target as a ``MixtureSameFamily`` of ``Independent`` Normals."""
         return dist.MixtureSameFamily(
             dist.Categorical(probs=jnp.asarray(self.weights)),
             dist.Normal(jnp.asarray(self.locs), jnp.asarray(self.scales)).to_event(1),
         )
 
-    def model(self):
+    def model(self) -> None:
         """The target as a NumPyro model with one site (no observations)."""
         numpyro.sample(self.site, self.distribution())
 
-    def log_responsibilities(self, x):
-        """``log p(k | x)`` for draws ``x`` of shape ``(..., d)``: shape ``(..., K)``."""
+    def log_responsibilities(self, x: ArrayLike) -> jax.Array:
+        """``log p(k | x)`` for draws ``x`` of shape ``(..., d)``: shape ``(..., K)``.
+
+        :param x: draws ``(..., d)``.
+        """
         x = jnp.asarray(x)[..., None, :]
         comp = dist.Normal(jnp.asarray(self.locs), jnp.asarray(self.scales)).log_prob(x)
         logits = jnp.log(jnp.asarray(self.weights)) + comp.sum(-1)
         return logits - jax.scipy.special.logsumexp(logits, -1, keepdims=True)
 
-    def assign(self, x):
-        """The component of largest posterior responsibility for each draw."""
+    def assign(self, x: ArrayLike) -> jax.Array:
+        """The component of largest posterior responsibility for each draw.
+
+        :param x: draws ``(..., d)``.
+        :return: integer components of shape ``(...)``.
+        """
         return jnp.argmax(self.log_responsibilities(x), axis=-1)
 
-    def init_params(self, rng_key, num_chains, start=None):
-        """Start values ``{site: (num_chains, d)}`` drawn from the start distribution."""
+    def init_params(self, rng_key: jax.Array, num_chains: int,
+                    start: Optional[Union[str, tuple]] = None) -> dict[str, jax.Array]:
+        """Start values ``{site: (num_chains, d)}`` drawn from the start distribution.
+
+        :param rng_key: PRNG key.
+        :param int num_chains: number of chains.
+        :param start: overrides the target's ``start`` (same forms).
+        """
         start = self.start if start is None else start
         if isinstance(start, str) and start.startswith("mode"):
             k = int(start[4:])
@@ -89,7 +108,10 @@ class GaussianMixtureTarget:
 
 
 def paper_gmm(dim: int = 100) -> GaussianMixtureTarget:
-    """paper-gmm: ``0.2 N(0, 3I) + 0.4 N(1, I) + 0.4 N(-1, I)``, started in mode 0."""
+    """paper-gmm: ``0.2 N(0, 3I) + 0.4 N(1, I) + 0.4 N(-1, I)``, started in mode 0.
+
+    :param int dim: dimension ``d``.
+    """
     ones = np.ones(dim, np.float32)
     return GaussianMixtureTarget(
         "paper-gmm",
@@ -101,7 +123,10 @@ def paper_gmm(dim: int = 100) -> GaussianMixtureTarget:
 
 
 def balanced_gmm(dim: int = 100) -> GaussianMixtureTarget:
-    """balanced-gmm: paper-gmm with weights 1/3 and component 0 at unit variance."""
+    """balanced-gmm: paper-gmm with weights 1/3 and component 0 at unit variance.
+
+    :param int dim: dimension ``d``.
+    """
     ones = np.ones(dim, np.float32)
     return GaussianMixtureTarget(
         "balanced-gmm",

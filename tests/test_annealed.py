@@ -34,7 +34,7 @@ def test_mala_sweep_samples_last_smoothed_level_exactly():
     """With MALA at every level the sweep leaves the last level's law invariant: for
     N(m, 0.25 I) on the ve path the draws follow N(m, (0.25 + sigma_L^2) I)."""
     sigmas = jnp.array([1.0, 0.5, 0.3])
-    kernel = AnnealedLangevin(gaussian_model, sigmas=sigmas, steps_per_level=20, eps=0.02,
+    kernel = AnnealedLangevin(gaussian_model, sigmas=sigmas, steps_per_level=20, step_size=0.02,
                               adjust=True)
     mcmc = run(kernel, 200, 20, extra_fields=("accept_prob",))
     draws = mcmc.get_samples(group_by_chain=True)["x"]
@@ -54,7 +54,7 @@ def test_score_fn_path_ula_stationary_law():
 
     sigmas = jnp.array([2.0, 1.0])
     eps = 0.2  # eta_L = eps, eta_1 = 0.8
-    kernel = AnnealedLangevin(score_fn=score_fn, sigmas=sigmas, steps_per_level=150, eps=eps)
+    kernel = AnnealedLangevin(score_fn=score_fn, sigmas=sigmas, steps_per_level=150, step_size=eps)
     x0 = random.normal(random.key(5), (500, 2)) * 3
     draws = run(kernel, 500, 6, init_params=x0).get_samples(group_by_chain=True)
     v = 2.0
@@ -63,7 +63,7 @@ def test_score_fn_path_ula_stationary_law():
 
 def test_tempered_path_mala_targets_model():
     kernel = AnnealedLangevin(gaussian_model, path="tempered", lambdas=[0.0, 0.5, 1.0],
-                              steps_per_level=15, eps=0.05, adjust=True)
+                              steps_per_level=15, step_size=0.05, adjust=True)
     draws = run(kernel, 200, 20).get_samples(group_by_chain=True)["x"]
     within_mc_error(draws, np.array([1.0, -1.0]), 0.25)
 
@@ -71,14 +71,14 @@ def test_tempered_path_mala_targets_model():
 def test_vp_exact_path_final_level_is_target():
     # lambda_L = 1: the last level is the model itself
     kernel = AnnealedLangevin(gaussian_model, path="vp", lambdas=vp_lambdas(5, "cosine"),
-                              steps_per_level=15, eps=0.05, adjust=True)
+                              steps_per_level=15, step_size=0.05, adjust=True)
     draws = run(kernel, 200, 20).get_samples(group_by_chain=True)["x"]
     within_mc_error(draws, np.array([1.0, -1.0]), 0.25)
 
 
 def test_start_from_base_forgets_the_initial_state():
     kernel = AnnealedLangevin(gaussian_model, sigmas=ncsn_sigmas(3.0, 0.05, 6),
-                              steps_per_level=30, eps=2e-4, start_from_base=True)
+                              steps_per_level=30, step_size=2e-4, start_from_base=True)
     far = {"x": jnp.full((64, 2), 1e3)}
     draws = run(kernel, 64, 2, init_params=far).get_samples()["x"]
     assert np.all(np.isfinite(draws))
@@ -92,7 +92,7 @@ def test_one_compiled_sweep_nested_scans():
 
     def sample_jaxpr(num_levels, steps):
         kernel = AnnealedLangevin(gaussian_model, sigmas=ncsn_sigmas(1.0, 0.1, num_levels),
-                                  steps_per_level=steps, eps=1e-3)
+                                  steps_per_level=steps, step_size=1e-3)
         state = kernel.init(random.key(0), 0, {"x": jnp.zeros(2)}, (), {})
         return jax.make_jaxpr(lambda s: kernel.sample(s, (), {}))(state).jaxpr
 
@@ -111,7 +111,7 @@ def test_one_compiled_sweep_nested_scans():
 
 def test_extra_fields_and_store_levels():
     kernel = AnnealedLangevin(gaussian_model, sigmas=[1.0, 0.5, 0.1], steps_per_level=4,
-                              eps=0.01, store_levels=True)
+                              step_size=0.01, store_levels=True)
     mcmc = run(kernel, 3, 5, extra_fields=("accept_prob", "diverging", "num_diverging",
                                            "level_z"))
     extra = mcmc.get_extra_fields(group_by_chain=True)
@@ -127,7 +127,7 @@ def test_faulty_score_is_flagged_not_propagated():
     def score_fn(x, sigma):
         return jnp.where(x > 0.5, jnp.nan, -x / (1 + sigma**2))
 
-    kernel = AnnealedLangevin(score_fn=score_fn, sigmas=[1.0, 0.5], steps_per_level=50, eps=0.1)
+    kernel = AnnealedLangevin(score_fn=score_fn, sigmas=[1.0, 0.5], steps_per_level=50, step_size=0.1)
     with pytest.warns(RuntimeWarning, match="AnnealedLangevin.*non-finite"):
         mcmc = run(kernel, 16, 3, init_params=jnp.zeros((16, 1)), extra_fields=("diverging",))
     assert np.all(np.isfinite(mcmc.get_samples()))
@@ -162,7 +162,7 @@ def test_student_t_path_finite_with_heavy_tails_early():
     def level_draws(base):
         kernel = AnnealedLangevin(two_mode_model, path="vp", lambdas=lambdas, base=base,
                                   smoothing="mc", num_mc_samples=16, steps_per_level=30,
-                                  eps=0.02, start_from_base=True, store_levels=True)
+                                  step_size=0.02, start_from_base=True, store_levels=True)
         mcmc = run(kernel, 300, 1, extra_fields=("level_z",))
         return np.asarray(mcmc.get_extra_fields()["level_z"])  # (draws, L, 2)
 
@@ -191,7 +191,7 @@ def test_song_ermon_toy_annealed_recovers_weights_vanilla_does_not():
     num_chains, sweeps = 512, 4
     x0 = target.init_params(random.key(1), num_chains)
     kernel = AnnealedLangevin(target.model, sigmas=ncsn_sigmas(20.0, 1.0, 10),
-                              steps_per_level=300, eps=0.05)
+                              steps_per_level=300, step_size=0.05)
     draws = run(kernel, num_chains, sweeps, init_params=x0).get_samples()["x"]
     frac = float((target.assign(draws) == 1).mean())
     # sweeps restart at sigma = 20, where the chain forgets its start: 2048 near-independent
@@ -214,7 +214,7 @@ def test_paper_gmm_annealed_small_sigma_stays_in_mode_0():
     target = paper_gmm()
     num_chains = 300
     kernel = AnnealedLangevin(target.model, sigmas=ncsn_sigmas(1.0, 0.01, 10),
-                              steps_per_level=100, eps=2e-5)
+                              steps_per_level=100, step_size=2e-5)
     x0 = target.init_params(random.key(2), num_chains, "mode0")
     draws = run(kernel, num_chains, 3, init_params=x0).get_samples()["x"]
     freq = np.bincount(np.asarray(target.assign(draws)), minlength=3) / (3 * num_chains)
@@ -245,8 +245,8 @@ def observed_model():
     (dict(path="vp", base=("student_t", 1.0)), "alpha"),
     (dict(path="tempered", base=("student_t", 2.0)), "alpha"),
     (dict(steps_per_level=0), "steps_per_level"),
-    (dict(eps=0.0), "eps"),
-    (dict(eps=-1e-3), "eps"),
+    (dict(step_size=0.0), "step_size"),
+    (dict(step_size=-1e-3), "step_size"),
     (dict(path="diffusion"), "path"),
     (dict(smoothing="quadrature"), "smoothing"),
     (dict(num_mc_samples=0, smoothing="mc"), "num_mc_samples"),
@@ -290,7 +290,7 @@ def test_potential_fn_needs_an_explicit_smoothing_choice():
     # the explicit choices work
     for kw in (dict(smoothing="mc"), dict(path="tempered", lambdas=[0.0, 1.0])):
         k = AnnealedLangevin(potential_fn=lambda z: 0.5 * jnp.sum(z**2), steps_per_level=5,
-                             eps=0.01, **kw)
+                             step_size=0.01, **kw)
         assert np.all(np.isfinite(run(k, 2, 1, init_params=jnp.zeros((2, 2))).get_samples()))
 
 
@@ -310,6 +310,6 @@ def test_student_t_auto_smoothing_lists_options():
 
 def test_unsupported_model_works_with_mc_and_tempered():
     for kw in (dict(smoothing="mc", sigmas=[1.0, 0.1]), dict(path="tempered")):
-        kernel = AnnealedLangevin(gamma_model, steps_per_level=5, eps=0.01, **kw)
+        kernel = AnnealedLangevin(gamma_model, steps_per_level=5, step_size=0.01, **kw)
         samples = run(kernel, 2, 2).get_samples()
         assert np.all(np.isfinite(samples["tau"])) and np.all(samples["tau"] > 0)

@@ -16,8 +16,8 @@ from numpyro.diagnostics import effective_sample_size
 from numpyro.infer import MCMC, NUTS, Gibbs
 
 from numpyro_cld import ChainedLangevin, Langevin
-from numpyro_cld.prefix import PrefixSource
-from numpyro_cld.prefix_sources import GaussianMixturePrefix, NotExactError, model_prefix
+from numpyro_cld.sources import PrefixSource
+from numpyro_cld.sources import GaussianMixturePrefix, NotExactError, model_prefix
 from numpyro_cld.targets import paper_gmm
 
 from _models import COV5, MEAN5, gaussian5  # noqa: E402
@@ -262,7 +262,7 @@ def test_per_patch_step_sizes_adapt_to_scales():
 def test_chained_ald_on_mixture_recovers_weights():
     weights = (0.25, 0.75)
     model, _ = two_mixture(weights, d=6, sep=1.0, scale=0.5)
-    kernel = ChainedLangevin(model, patch_size=2, sigmas=[1.0, 0.5, 0.25, 0.1], eps=0.01,
+    kernel = ChainedLangevin(model, patch_size=2, sigmas=[1.0, 0.5, 0.25, 0.1], step_size=0.01,
                              steps_per_patch=20)
     init = {"x": jnp.full((8, 6), -1.0)}
     mcmc = MCMC(kernel, num_warmup=0, num_samples=300, num_chains=8,

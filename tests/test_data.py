@@ -1,4 +1,4 @@
-"""Offline image data: digits-flip and MNIST-5k-flip (DESIGN.md section 3)."""
+"""Offline image data: digits-flip and MNIST-5k-flip (defined in docs/convention.md)."""
 
 import sys
 
@@ -15,7 +15,7 @@ def test_digits_flip_shape_range_and_modes():
     assert d.images.min() >= 0 and d.images.max() <= 1
     # Binomial(1797, 0.5): 4 standard deviations is 0.047
     assert abs(d.inverted.mean() - 0.5) < 4 * np.sqrt(0.25 / 1797)
-    # the design's mode rule (mean intensity > 0.5) recovers the construction exactly on digits
+    # the image-flip mode rule (mean intensity > 0.5) recovers the construction exactly on digits
     np.testing.assert_array_equal(is_inverted(d.images), d.inverted)
 
 

@@ -13,7 +13,7 @@ from numpyro.infer import MCMC
 
 import numpyro_cld
 from numpyro_cld import Langevin, diagnostics as D
-from numpyro_cld._arviz_compat import arviz, from_arrays, get_group, plot_style
+from numpyro_cld.diagnostics.arviz_compat import arviz, from_arrays, get_group, plot_style
 from numpyro_cld.targets import paper_gmm, song_ermon_toy
 
 az = arviz()

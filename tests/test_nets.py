@@ -9,7 +9,7 @@ from flax import nnx
 from jax.scipy.special import logsumexp
 
 from numpyro_cld import nets
-from numpyro_cld.prefix import PrefixSource
+from numpyro_cld.sources import PrefixSource
 
 # a 2-d (and 4-d) two-component mixture; component scale 1, means +-2
 WEIGHTS = np.array([0.4, 0.6])
@@ -125,7 +125,7 @@ def test_chained_wiring_learned_vs_exact_prefix(trained_lstm):
     from numpyro.infer import MCMC
 
     from numpyro_cld import ChainedLangevin
-    from numpyro_cld.prefix_sources import GaussianMixturePrefix
+    from numpyro_cld.sources import GaussianMixturePrefix
 
     net, _ = trained_lstm
     dim, locs = net.dim, jnp.array([[-2.0] * net.dim, [2.0] * net.dim])
@@ -140,7 +140,7 @@ def test_chained_wiring_learned_vs_exact_prefix(trained_lstm):
     frac = {}
     for name, src in sources.items():
         kernel = ChainedLangevin(potential_fn=lambda x: -mix.log_prob(x), prefix_source=src,
-                                 conditional="prefix", patch_size=2, sigmas=SIGMAS, eps=0.02,
+                                 conditional="prefix", patch_size=2, sigmas=SIGMAS, step_size=0.02,
                                  steps_per_patch=20)
         mcmc = MCMC(kernel, num_warmup=0, num_samples=1, num_chains=n,
                     chain_method="vectorized", progress_bar=False)

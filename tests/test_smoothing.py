@@ -14,7 +14,7 @@ from numpyro.distributions import constraints
 from numpyro.handlers import seed, trace
 
 from numpyro_cld.schedules import GaussianBase, StudentTBase
-from numpyro_cld.smoothing import (UnsupportedSiteError, exact_level_source,
+from numpyro_cld.sources import (UnsupportedSiteError, exact_level_source,
                                    exact_smoothing_problems, mc_level_source, smooth,
                                    smooth_distribution, tempered_level_source)
 

@@ -1,6 +1,16 @@
+"""Thin :class:`~numpyro.infer.mcmc.MCMCKernel` classes that bind a NumPyro model to the
+functional samplers of :mod:`numpyro_cld.samplers`."""
+
 from .annealed import AnnealedLangevin, AnnealedLangevinState
 from .base import LangevinBase
 from .chained import ChainedLangevin, ChainedState
-from .langevin import Langevin, LangevinState
+from .langevin import Langevin
 
-__all__ = ["ChainedLangevin", "ChainedState", "AnnealedLangevin", "AnnealedLangevinState", "LangevinBase", "Langevin", "LangevinState"]
+__all__ = [
+    "AnnealedLangevin",
+    "AnnealedLangevinState",
+    "ChainedLangevin",
+    "ChainedState",
+    "Langevin",
+    "LangevinBase",
+]

@@ -1,54 +1,49 @@
 """Annealed Langevin dynamics (NCSN, diffusion and tempered paths) as a NumPyro kernel."""
 
 import inspect
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
 import jax.numpy as jnp
-from jax import lax, random
-from jax.flatten_util import ravel_pytree
-
+from jax import random
 from numpyro.infer.initialization import init_to_uniform
 
-from .._validate import one_of, positive_float, positive_int
-from ..schedules import (PATHS, GaussianBase, as_base, check_lambdas, check_sigmas,
-                         ncsn_sigmas, ncsn_step_sizes, vp_lambdas)
-from ..smoothing import (SMOOTHING_OPTIONS, exact_level_source, exact_smoothing_problems,
-                         mc_level_source, score_fn_level_source, tempered_level_source)
-from ..step import StepState, langevin_steps
+from ..checks import one_of, positive_float, positive_int, renamed
+from ..samplers.annealed import annealed
+from ..samplers.state import LangevinState
+from ..schedules import (
+    PATHS,
+    GaussianBase,
+    as_base,
+    check_lambdas,
+    check_sigmas,
+    ncsn_sigmas,
+    ncsn_step_sizes,
+    vp_lambdas,
+)
+from ..sources.protocol import Source, at_level
+from ..sources.smoothed import (
+    exact_level_source,
+    mc_level_source,
+    score_fn_level_source,
+    tempered_level_source,
+)
+from ..sources.smoothing import SMOOTHING_OPTIONS, exact_smoothing_problems
 from .base import LangevinBase
 
-DEFAULT_EPS = {"ve": 2e-5, "vp": 1e-2, "tempered": 1e-2}
+DEFAULT_STEP_SIZE = {"ve": 2e-5, "vp": 1e-2, "tempered": 1e-2}
 
 
-class AnnealedLangevinState(NamedTuple):
-    """State of :class:`AnnealedLangevin`.
+class AnnealedLangevinState(LangevinState):
+    """:class:`~numpyro_cld.samplers.LangevinState` of :class:`AnnealedLangevin`; its
+    ``adapt_state`` is an :class:`~numpyro_cld.samplers.AnnealedAdaptState`."""
 
-    - **i** - iteration; reset to 0 after warmup.
-    - **z** - latent values (unconstrained) at the end of the sweep, i.e. after the last level.
-    - **potential_energy** - ``U`` of the last level at ``z`` (0 for a ``score_fn``; a noisy
-      estimate with ``smoothing='mc'``).
-    - **z_grad** - gradient of that potential (minus the last level's score), shaped like ``z``.
-    - **accept_prob** - mean Metropolis acceptance probability over all ``L * steps_per_level``
-      steps of the sweep (1 for ULA, 0 for a step with a numerical fault).
-    - **mean_accept_prob** - running mean of ``accept_prob`` over warmup or sampling.
-    - **diverging** - whether any step of the sweep met a non-finite position, potential or
-      score (that proposal was not taken).
-    - **num_diverging** - how many steps of the sweep were faults.
-    - **level_z** - with ``store_levels=True``, the flat position at the end of each level,
-      shape ``(L, d)``; otherwise ``None``.
-    - **rng_key** - PRNG key for the next transition.
-    """
+    __slots__ = ()
 
-    i: Any
-    z: Any
-    potential_energy: Any
-    z_grad: Any
-    accept_prob: Any
-    mean_accept_prob: Any
-    diverging: Any
-    num_diverging: Any
-    level_z: Any
-    rng_key: Any
+    @property
+    def level_z(self):
+        """Shortcut for ``adapt_state.level_z`` (usable in ``extra_fields``)."""
+        return self.adapt_state.level_z
 
 
 class _AtLevel:
@@ -79,7 +74,7 @@ class AnnealedLangevin(LangevinBase):
     r"""Annealed Langevin dynamics: one MCMC transition is one full annealing sweep.
 
     The sweep runs ``steps_per_level`` Langevin steps (the shared update
-    :func:`numpyro_cld.step.langevin_steps`, ULA or with ``adjust=True`` MALA) on each
+    :func:`numpyro_cld.blocks.langevin_steps`, ULA or with ``adjust=True`` MALA) on each
     level ``p_1, ..., p_L`` of an annealing path, from the chain's current state (the
     setting of the mode-seeking study: chains initialised in one mode) or, with
     ``start_from_base=True``, from a fresh draw of the path's base distribution (the
@@ -88,17 +83,17 @@ class AnnealedLangevin(LangevinBase):
     (:mod:`numpyro_cld.schedules`):
 
     - ``"ve"``: ``p_sigma = p * N(0, sigma^2 I)`` for decreasing ``sigmas``, step sizes
-      ``eta_i = eps * sigma_i^2 / sigma_L^2``; base ``N(0, sigma_1^2 I)``.
+      ``eta_i = step_size * sigma_i^2 / sigma_L^2`` (NCSN's ``epsilon`` is ``step_size``); base ``N(0, sigma_1^2 I)``.
     - ``"vp"``: the law of ``sqrt(lam) X + sqrt(1 - lam) Z``, ``Z ~ base`` (Gaussian or
-      Student-t), for increasing ``lambdas``; constant step ``eps``.
-    - ``"tempered"``: ``p^lam base^(1 - lam)``; constant step ``eps``.
+      Student-t), for increasing ``lambdas``; constant step ``step_size``.
+    - ``"tempered"``: ``p^lam base^(1 - lam)``; constant step ``step_size``.
 
     Where the level scores come from:
 
     - ``score_fn(x, level)``: a learned noise-conditional score (no density; ULA only).
     - ``smoothing="exact"``: the model's latent sites (Normal, MultivariateNormal,
       mixtures of those, independent, none observed) are smoothed in closed form by the
-      :class:`numpyro_cld.smoothing.smooth` effect handler (ve, and vp with a Gaussian base).
+      :class:`numpyro_cld.sources.smooth` effect handler (ve, and vp with a Gaussian base).
     - ``smoothing="mc"``: self-normalised Monte-Carlo Tweedie smoothing of the potential
       with ``num_mc_samples`` draws per score (any model or ``potential_fn``, any base; the
       only model-based option for the Student-t base). Biased ``O(1/num_mc_samples)``;
@@ -123,7 +118,8 @@ class AnnealedLangevin(LangevinBase):
     :param lambdas: strictly increasing levels in ``(0, 1]`` (``[0, 1]`` for
         ``"tempered"``); default :func:`~numpyro_cld.schedules.vp_lambdas` ``(10)``.
     :param int steps_per_level: Langevin steps per level.
-    :param float eps: step-size scale; default 2e-5 for ``"ve"`` (NCSN), 1e-2 otherwise.
+    :param float step_size: Langevin step size ``eta`` at the last level (the target's);
+        default 2e-5 for ``"ve"`` (NCSN), 1e-2 otherwise.
     :param str path: ``"ve"``, ``"vp"`` or ``"tempered"``.
     :param base: base of ``"vp"`` / ``"tempered"``: ``"gaussian"``,
         ``("student_t", alpha[, scale])`` with ``alpha > 2``, or a base object.
@@ -133,6 +129,7 @@ class AnnealedLangevin(LangevinBase):
     :param bool start_from_base: start every sweep from a draw of the base.
     :param bool store_levels: keep the position at the end of each level in ``level_z``.
     :param init_strategy: NumPyro per-site initialisation strategy.
+    :param eps: former name of ``step_size`` (deprecated, ``FutureWarning``).
 
     **Example**
 
@@ -145,7 +142,7 @@ class AnnealedLangevin(LangevinBase):
         >>> from numpyro_cld.targets import song_ermon_toy
         >>> target = song_ermon_toy()
         >>> kernel = AnnealedLangevin(target.model, sigmas=ncsn_sigmas(20.0, 1.0, 10),
-        ...                           steps_per_level=100, eps=0.05)
+        ...                           steps_per_level=100, step_size=0.05)
         >>> mcmc = MCMC(kernel, num_warmup=0, num_samples=1, num_chains=256,
         ...             chain_method="vectorized", progress_bar=False)
         >>> mcmc.run(jax.random.key(0), init_params=target.init_params(jax.random.key(1), 256))
@@ -154,10 +151,15 @@ class AnnealedLangevin(LangevinBase):
         True
     """
 
-    def __init__(self, model=None, *, potential_fn=None, score_fn=None, sigmas=None,
-                 lambdas=None, steps_per_level=100, eps=None, path="ve", base="gaussian",
-                 smoothing="auto", num_mc_samples=64, adjust=False, start_from_base=False,
-                 store_levels=False, init_strategy=init_to_uniform):
+    state_type = AnnealedLangevinState
+
+    def __init__(self, model: Callable | None = None, *, potential_fn: Callable | None = None,
+                 score_fn: Callable | None = None, sigmas: Any = None, lambdas: Any = None,
+                 steps_per_level: int = 100, step_size: float | None = None,
+                 path: str = "ve", base: Any = "gaussian", smoothing: str = "auto",
+                 num_mc_samples: int = 64, adjust: bool = False, start_from_base: bool = False,
+                 store_levels: bool = False, init_strategy: Callable = init_to_uniform,
+                 eps: float | None = None):
         self._path = one_of("path", path, set(PATHS))
         if path == "ve":
             if lambdas is not None:
@@ -174,9 +176,11 @@ class AnnealedLangevin(LangevinBase):
                             else check_lambdas(lambdas, allow_zero=path == "tempered"))
         self._base = as_base(base)
         self._steps_per_level = positive_int("steps_per_level", steps_per_level)
-        self._eps = positive_float("eps", DEFAULT_EPS[path] if eps is None else eps)
-        self._step_sizes = (ncsn_step_sizes(self._eps, self._levels) if path == "ve"
-                            else jnp.full(self._levels.shape, self._eps))
+        step_size = renamed("step_size", step_size, "eps", eps)
+        step_size = positive_float("step_size", DEFAULT_STEP_SIZE[path] if step_size is None
+                                   else step_size)
+        self._step_sizes = (ncsn_step_sizes(step_size, self._levels) if path == "ve"
+                            else jnp.full(self._levels.shape, step_size))
         self._num_mc_samples = positive_int("num_mc_samples", num_mc_samples)
         self._adjust = bool(adjust)
         self._start_from_base = bool(start_from_base)
@@ -248,7 +252,7 @@ class AnnealedLangevin(LangevinBase):
                     f"of those. Instead choose {SMOOTHING_OPTIONS}.")
         return params
 
-    def _level_source(self, model_args, model_kwargs):
+    def _level_source(self, model_args, model_kwargs) -> Source:
         """``f(x_flat, level, key) -> (U_level, s_level)``."""
         if self._mode == "score_fn":
             return score_fn_level_source(self._level_score_fn, self._unravel_fn)
@@ -265,58 +269,19 @@ class AnnealedLangevin(LangevinBase):
                                    self._num_mc_samples)
         return tempered_level_source(flat_potential, self._base)
 
-    def _source(self, model_args, model_kwargs):
-        level_source = self._level_source(model_args, model_kwargs)
-        last = self._levels[-1]
-        return lambda x, rng_key: level_source(x, last, rng_key)
+    def _target(self, model_args, model_kwargs):
+        return at_level(self._level_source(model_args, model_kwargs), self._levels[-1])
 
     def _base_draw(self, rng_key, x):
         if self._path == "ve":
             return self._levels[0] * random.normal(rng_key, x.shape, x.dtype)
         return self._base.sample(rng_key, x.shape, x.dtype)
 
-    # -- one chain ----------------------------------------------------------------------
-    def _init_one(self, rng_key, init_params, model_args, model_kwargs):
-        rng_key, key_score = random.split(rng_key)
-        x = ravel_pytree(init_params)[0]
-        pe, score = self._source(model_args, model_kwargs)(x, key_score)
-        zero = jnp.zeros((), jnp.result_type(x))
-        level_z = (jnp.zeros(self._levels.shape + x.shape, x.dtype)
-                   if self._store_levels else None)
-        return AnnealedLangevinState(
-            jnp.array(0), init_params, pe, self._unravel_fn(-score), zero, zero,
-            jnp.array(False), jnp.array(0, jnp.int32), level_z, rng_key)
-
-    def _sample_one(self, state, model_args, model_kwargs):
-        level_source = self._level_source(model_args, model_kwargs)
-        rng_key, key_start, key_sweep = random.split(state.rng_key, 3)
-        x = ravel_pytree(state.z)[0]
-        if self._start_from_base:
-            x = self._base_draw(key_start, x)
-        num_levels = self._levels.shape[0]
-
-        def level_body(st, inputs):
-            level, step_size, key = inputs
-            key_score, key_steps = random.split(key)
-
-            def source(y, k):
-                return level_source(y, level, k)
-
-            pe, score = source(st.x, key_score)  # the level changed: recompute
-            new, info = langevin_steps(key_steps, StepState(st.x, pe, score), source,
-                                       step_size, 1.0, adjust=self._adjust,
-                                       num_steps=self._steps_per_level)
-            return new, (info, new.x if self._store_levels else None)
-
-        # the carry's potential and score are recomputed at every level; zeros stand in
-        init = StepState(x, jnp.zeros((), x.dtype), jnp.zeros_like(x))
-        last, (infos, level_z) = lax.scan(
-            level_body, init,
-            (self._levels.astype(x.dtype), self._step_sizes.astype(x.dtype),
-             random.split(key_sweep, num_levels)))
-        accept_prob = jnp.mean(infos.accept_prob)
-        return AnnealedLangevinState(
-            state.i + 1, self._unravel_fn(last.x), last.potential_energy,
-            self._unravel_fn(-last.score), accept_prob, self._mean_accept_prob(state, accept_prob),
-            jnp.any(infos.diverging), jnp.sum(infos.num_diverging, dtype=jnp.int32), level_z,
-            rng_key)
+    def _sampler(self, model_args, model_kwargs):
+        return annealed(
+            self._level_source(model_args, model_kwargs), self._levels, self._step_sizes,
+            steps_per_level=self._steps_per_level, adjust=self._adjust,
+            num_warmup=self._num_warmup,
+            base_draw=self._base_draw if self._start_from_base else None,
+            store_levels=self._store_levels,
+        )

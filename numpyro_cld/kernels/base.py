@@ -1,21 +1,25 @@
-"""What every numpyro_cld kernel shares: where the target comes from, NumPyro plumbing
-(initialisation, vectorised chains, Gibbs hooks, pickling) and the input checks."""
+"""What every numpyro_cld kernel shares: where the target comes from and the NumPyro plumbing
+(initialisation, vectorised chains, Gibbs hooks, pickling). A kernel class only says which
+functional sampler (:mod:`numpyro_cld.samplers`) it binds and with which arguments."""
 
 import copy
-import warnings
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jax import lax, random, vmap
+from jax import random, vmap
 from jax.flatten_util import ravel_pytree
-
 from numpyro.handlers import seed, trace
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.infer.util import initialize_model
 from numpyro.util import identity, is_prng_key
 
-from ..scores import check_score_shape, from_potential, from_score
+from ..blocks.step import PotentialAndScore
+from ..samplers.state import LangevinState
+from ..sources.potential import check_score_shape, from_potential, from_score
+from ..sources.protocol import Source, at_level
+from .faults import FaultAccounting
 
 
 def _discrete_latent_sites(model, model_args, model_kwargs):
@@ -35,7 +39,7 @@ def _check_like(name, params, prototype):
     p_leaves, p_tree = jax.tree.flatten(params)
     q_leaves, q_tree = jax.tree.flatten(prototype)
     if p_tree != q_tree or any(
-        jnp.shape(a) != jnp.shape(b) for a, b in zip(p_leaves, q_leaves)
+        jnp.shape(a) != jnp.shape(b) for a, b in zip(p_leaves, q_leaves, strict=True)
     ):
         raise ValueError(
             f"`{name}` has the wrong structure or shape: expected "
@@ -43,18 +47,20 @@ def _check_like(name, params, prototype):
         )
 
 
-class LangevinBase(MCMCKernel):
+class LangevinBase(FaultAccounting, MCMCKernel):
     """Base of the Langevin kernels: exactly one of ``model``, ``potential_fn``, ``score_fn``.
 
-    Subclasses implement ``_init_one(rng_key, init_params, model_args, model_kwargs)`` and
-    ``_sample_one(state, model_args, model_kwargs)`` for a single chain; this class
-    vectorises them, binds the target to the model arguments at every call (so
+    A subclass implements ``_sampler(model_args, model_kwargs) -> (init, step)``, the
+    functional sampler bound to the target for these model arguments; this class ravels the
+    latent pytree, vectorises the chains, binds the target at every call (so
     ``jit_model_args`` and :class:`numpyro.infer.Gibbs` conditioning work) and implements
-    the NumPyro hooks.
+    the NumPyro hooks. ``state_type`` is the :class:`LangevinState` (sub)class it returns.
     """
 
-    def __init__(self, model=None, *, potential_fn=None, score_fn=None,
-                 init_strategy=init_to_uniform):
+    state_type = LangevinState
+
+    def __init__(self, model: Callable | None = None, *, potential_fn: Callable | None = None,
+                 score_fn: Callable | None = None, init_strategy: Callable = init_to_uniform):
         given = [n for n, v in (("model", model), ("potential_fn", potential_fn),
                                 ("score_fn", score_fn)) if v is not None]
         if len(given) != 1:
@@ -70,9 +76,7 @@ class LangevinBase(MCMCKernel):
         self._potential_fn = potential_fn
         self._score_fn = score_fn
         self._init_strategy = init_strategy
-        self._warn_faults = True
-        self._num_faults = 0
-        self._fault_warned = False
+        self._reset_faults()
         self._reset()
 
     def _reset(self):
@@ -96,7 +100,7 @@ class LangevinBase(MCMCKernel):
         return ("z", "diverging")
 
     @property
-    def has_density(self):
+    def has_density(self) -> bool:
         """Whether the target has a potential (needed for the Metropolis test)."""
         return self._score_fn is None
 
@@ -130,51 +134,6 @@ class LangevinBase(MCMCKernel):
         self._sample_fn = self._reporting_faults(sample_fn)
         return state
 
-    @property
-    def num_faults(self):
-        """Running total of Langevin steps whose proposal was not finite (host-side count over
-        this kernel's runs; per transition counts are in the ``num_diverging`` field)."""
-        return self._num_faults
-
-    def _report_faults(self, n):
-        n = int(n.sum())
-        if n == 0:
-            return
-        self._num_faults += n
-        if not self._fault_warned:
-            self._fault_warned = True
-            warnings.warn(
-                f"{type(self).__name__}: {n} Langevin step(s) met a non-finite position, "
-                "potential or score; those proposals were not taken and the transitions are "
-                "flagged `diverging` (count per transition: extra field `num_diverging`; "
-                "running total: `kernel.num_faults`; `mcmc.print_summary()` reports the "
-                "number of flagged transitions).", RuntimeWarning, stacklevel=2)
-
-    def _reporting_faults(self, sample_fn):
-        if not self._warn_faults:
-            return sample_fn
-
-        # The host is only called on a transition that had a fault. Under an outer vmap
-        # (chain_method=jax.vmap or sharded_chains()) lax.cond would turn into a select that
-        # calls the host every transition (measured 3x slower), so the batching rule sums the
-        # count over the mapped chains first.
-        @jax.custom_batching.custom_vmap
-        def signal(n):
-            lax.cond(n > 0, lambda: jax.debug.callback(self._report_faults, n), lambda: None)
-            return n
-
-        @signal.def_vmap
-        def _signal_batched(axis_size, in_batched, n):
-            signal(jnp.sum(n) if in_batched[0] else n)
-            return n, in_batched[0]
-
-        def sample(state, model_args, model_kwargs):
-            new = sample_fn(state, model_args, model_kwargs)
-            signal(jnp.sum(new.num_diverging))
-            return new
-
-        return sample
-
     def sample(self, state, model_args, model_kwargs):
         assert self._sample_fn is not None, "`init` must be called before `sample`."
         return self._sample_fn(state, model_args, model_kwargs)
@@ -182,9 +141,8 @@ class LangevinBase(MCMCKernel):
     def refresh(self, state, model_args, model_kwargs):
         """Recompute the cached potential and gradient at ``state.z`` for new model
         arguments (used by :class:`numpyro.infer.Gibbs` when sibling blocks move)."""
-        source = self._source(model_args, model_kwargs)
         x = ravel_pytree(state.z)[0]
-        pe, score = source(x, state.rng_key)
+        pe, score = self._target(model_args, model_kwargs)(x, state.rng_key)
         return state._replace(potential_energy=pe, z_grad=self._unravel_fn(-score))
 
     def wrap_model(self, wrapper):
@@ -204,7 +162,28 @@ class LangevinBase(MCMCKernel):
         state["_sample_fn"] = None  # vmapped closures do not pickle; rebuilt at init
         return state
 
-    # -- helpers for subclasses ---------------------------------------------------------
+    # -- one chain: the functional sampler on the raveled latent vector -------------------
+    def _sampler(self, model_args, model_kwargs) -> tuple[Callable, Callable]:
+        raise NotImplementedError
+
+    def _as_tree(self, state: LangevinState) -> LangevinState:
+        return self.state_type(*state._replace(z=self._unravel_fn(state.z),
+                                               z_grad=self._unravel_fn(state.z_grad)))
+
+    def _init_one(self, rng_key, init_params, model_args, model_kwargs):
+        rng_key, key_init = random.split(rng_key)
+        init, _ = self._sampler(model_args, model_kwargs)
+        state = self._as_tree(init(ravel_pytree(init_params)[0], key_init))
+        return state._replace(z=init_params, rng_key=rng_key)
+
+    def _sample_one(self, state, model_args, model_kwargs):
+        rng_key, key = random.split(state.rng_key)
+        _, step = self._sampler(model_args, model_kwargs)
+        flat = LangevinState(*state)._replace(z=ravel_pytree(state.z)[0],
+                                              z_grad=ravel_pytree(state.z_grad)[0])
+        return self._as_tree(step(key, flat))._replace(rng_key=rng_key)
+
+    # -- the target ----------------------------------------------------------------------
     def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
         if self._model is not None:
             discrete = _discrete_latent_sites(self._model, model_args, model_kwargs)
@@ -239,20 +218,18 @@ class LangevinBase(MCMCKernel):
                 )
         return init_params
 
-    def _potential(self, model_args, model_kwargs):
+    def _potential(self, model_args, model_kwargs) -> Callable | None:
         """The potential on pytrees for these model arguments (None for score-only)."""
         if self._potential_fn_gen is not None:
             return self._potential_fn_gen(*model_args, **(model_kwargs or {}))
         return self._potential_fn
 
-    def _source(self, model_args, model_kwargs):
-        """``f(x_flat, key) -> (U, s)`` of the target for these model arguments."""
+    def _source(self, model_args, model_kwargs) -> Source:
+        """The target's source ``f(x_flat, level, key) -> (U, s)`` for these arguments."""
         if self._score_fn is not None:
             return from_score(self._score_fn, self._unravel_fn)
         return from_potential(self._potential(model_args, model_kwargs), self._unravel_fn)
 
-    def _mean_accept_prob(self, state, accept_prob):
-        """Running mean of ``accept_prob``, restarted when sampling begins (as NumPyro's HMC)."""
-        itr = state.i + 1
-        n = jnp.where(state.i < self._num_warmup, itr, itr - self._num_warmup)
-        return state.mean_accept_prob + (accept_prob - state.mean_accept_prob) / n
+    def _target(self, model_args, model_kwargs) -> PotentialAndScore:
+        """``f(x_flat, key) -> (U, s)`` of the distribution the kernel samples."""
+        return at_level(self._source(model_args, model_kwargs), None)

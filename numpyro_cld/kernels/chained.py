@@ -1,60 +1,45 @@
-"""Chained Langevin dynamics (Cheng, Fu, Farnia): patch-by-patch sweeps as a NumPyro kernel."""
+"""Chained Langevin dynamics (Cheng, Fu, Farnia) as a NumPyro kernel: resolves the patches
+and the prefix source from the model and binds :func:`numpyro_cld.samplers.chained`."""
 
 import warnings
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax, random
 from jax.flatten_util import ravel_pytree
-
-from numpyro.infer.hmc_util import dual_averaging
 from numpyro.infer.initialization import init_to_uniform
 
-from .._validate import one_of, open_unit, positive_float, positive_int
-from ..prefix import PrefixSource
-from ..prefix_sources import NotExactError, PotentialPrefix, latent_sites, model_prefix
-from ..schedules import check_sigmas, ncsn_step_sizes
-from ..step import StepState, langevin_steps
+from ..blocks.patches import PatchLayout, patch_layout
+from ..checks import one_of, open_unit, positive_float, positive_int, renamed
+from ..samplers.chained import chained
+from ..samplers.state import LangevinState
+from ..schedules import check_sigmas
+from ..sources.model_prefix import (
+    NotExactError,
+    latent_sites,
+    model_prefix,
+    model_trace,
+    site_permutation,
+)
+from ..sources.prefix import PotentialPrefix
+from ..sources.protocol import PrefixSource
 from .base import LangevinBase
 
 CONDITIONALS = ("auto", "prefix", "full")
 ORDERS = ("sequential", "random")
 
 
-class ChainedState(NamedTuple):
-    """State of :class:`ChainedLangevin`.
+class ChainedState(LangevinState):
+    """:class:`~numpyro_cld.samplers.LangevinState` of :class:`ChainedLangevin`; its
+    ``adapt_state`` is a :class:`~numpyro_cld.blocks.PatchAdaptState`."""
 
-    - **i** - sweep counter; reset to 0 after warmup.
-    - **z** - latent values (unconstrained) after the sweep.
-    - **potential_energy** - ``U(z)`` of the full target (0 for a kernel built from
-      ``score_fn``).
-    - **z_grad** - ``grad U(z)`` of the full target, with the structure of ``z``.
-    - **accept_prob** - mean Metropolis acceptance probability over all patch steps of the
-      sweep (1 for unadjusted steps, 0 for a step with a numerical fault).
-    - **mean_accept_prob** - running mean of ``accept_prob`` over warmup or sampling.
-    - **diverging** - whether any step of the sweep met a non-finite position, potential
-      or score (the faulty proposal was not taken).
-    - **num_diverging** - how many steps of the sweep were faults.
-    - **step_scale** - ``(P,)`` per-patch multipliers of the step size, adapted during
-      warmup by dual averaging when ``adjust=True`` (all 1 otherwise).
-    - **da_state** - per-patch dual-averaging state ``(x, x_avg, g_avg, t, prox_center)``
-      of ``log step_scale``.
-    - **rng_key** - PRNG key for the next sweep.
-    """
+    __slots__ = ()
 
-    i: Any
-    z: Any
-    potential_energy: Any
-    z_grad: Any
-    accept_prob: Any
-    mean_accept_prob: Any
-    diverging: Any
-    num_diverging: Any
-    step_scale: Any
-    da_state: Any
-    rng_key: Any
+    @property
+    def step_scale(self):
+        """Shortcut for ``adapt_state.step_scale``: the per-patch step-size multipliers."""
+        return self.adapt_state.step_scale
 
 
 class ChainedLangevin(LangevinBase):
@@ -65,8 +50,8 @@ class ChainedLangevin(LangevinBase):
     is split into ``ceil(d / patch_size)`` patches of ``patch_size`` coordinates; the last
     patch is smaller when ``patch_size`` does not divide ``d``. ``blocks`` gives explicit
     patches instead. Patch ``i`` gets ``steps_per_patch`` Langevin steps (the update of
-    :func:`numpyro_cld.step.langevin_step`), or, with ``sigmas``, ``steps_per_patch`` steps at
-    each noise level ``sigma_1 > ... > sigma_L`` with ``eta_l = eps sigma_l^2 / sigma_L^2``
+    :func:`numpyro_cld.blocks.langevin_step`), or, with ``sigmas``, ``steps_per_patch`` steps at
+    each noise level ``sigma_1 > ... > sigma_L`` with ``eta_l = step_size sigma_l^2 / sigma_L^2``
     (the paper's Chained-ALD), the noise smoothing the current patch only.
 
     ``conditional="prefix"`` (the paper's Chained-LD) moves patch ``i`` with the score of
@@ -74,9 +59,9 @@ class ChainedLangevin(LangevinBase):
     a sweep returns an exact draw of ``p`` whatever it started from, so it is what finds
     modes; with finitely many steps per patch the sweep is approximate (ULA bias, and
     incomplete mixing within the patch; ``adjust=True`` removes the first only). Prefix
-    conditionals come from ``prefix_source`` (any :class:`numpyro_cld.prefix.PrefixSource`,
+    conditionals come from ``prefix_source`` (any :class:`numpyro_cld.sources.PrefixSource`,
     e.g. a learned autoregressive network), from ``prefix_potential``, or straight from the
-    model when they are exact (see :mod:`numpyro_cld.prefix_sources`).
+    model when they are exact (see :mod:`numpyro_cld.sources.model_prefix`).
 
     ``conditional="full"`` moves patch ``i`` with the score of ``p(x_i | x_-i) ∝ p(x)``. With
     ``adjust=True`` each step is a MALA step on the conditional: Metropolis-within-Gibbs,
@@ -101,9 +86,9 @@ class ChainedLangevin(LangevinBase):
     :param int patch_size: coordinates per patch (default 1).
     :param str conditional: ``"auto"``, ``"prefix"`` or ``"full"``.
     :param int steps_per_patch: Langevin steps per patch (per noise level with ``sigmas``).
-    :param float step_size: ``eta`` without ``sigmas``.
+    :param float step_size: ``eta`` (at the last level with ``sigmas``); default 0.1, or 2e-5
+        with ``sigmas`` (the paper's NCSN setting).
     :param sigmas: decreasing noise levels for Chained-ALD (prefix sweep only).
-    :param float eps: base step of the annealed schedule, ``eta_l = eps sigma_l^2/sigma_L^2``.
     :param bool adjust: Metropolis-Hastings test for each patch step (MALA).
     :param str order: ``"sequential"`` or ``"random"`` (a fresh patch order every sweep;
         full sweep only, since the prefix sweep needs the coordinate order).
@@ -114,6 +99,7 @@ class ChainedLangevin(LangevinBase):
         size to ``target_accept_prob`` during warmup.
     :param float target_accept_prob: target of the adaptation.
     :param init_strategy: NumPyro per-site initialisation strategy.
+    :param eps: former name of ``step_size`` (deprecated, ``FutureWarning``).
 
     **Example**
 
@@ -135,33 +121,51 @@ class ChainedLangevin(LangevinBase):
         True
     """
 
-    def __init__(self, model=None, *, potential_fn=None, score_fn=None, prefix_source=None,
-                 prefix_potential=None, patch_size=1, conditional="auto", steps_per_patch=20,
-                 step_size=0.1, sigmas=None, eps=2e-5, adjust=False, order="sequential",
-                 blocks=None, adapt_step_size=True, target_accept_prob=0.574,
-                 init_strategy=init_to_uniform):
+    state_type = ChainedState
+
+    def __init__(self, model: Callable | None = None, *, potential_fn: Callable | None = None,
+                 score_fn: Callable | None = None, prefix_source: PrefixSource | None = None,
+                 prefix_potential: Callable | None = None, patch_size: int = 1,
+                 conditional: str = "auto", steps_per_patch: int = 20,
+                 step_size: float | None = None, sigmas: Any = None, adjust: bool = False,
+                 order: str = "sequential", blocks: Sequence | None = None,
+                 adapt_step_size: bool = True, target_accept_prob: float = 0.574,
+                 init_strategy: Callable = init_to_uniform, eps: float | None = None):
         super().__init__(model, potential_fn=potential_fn, score_fn=score_fn,
                          init_strategy=init_strategy)
         self._patch_size = positive_int("patch_size", patch_size)
         self._conditional = one_of("conditional", conditional, CONDITIONALS)
         self._order = one_of("order", order, ORDERS)
         self._steps_per_patch = positive_int("steps_per_patch", steps_per_patch)
-        self._step_size = positive_float("step_size", step_size)
-        self._eps = positive_float("eps", eps)
         self._sigmas = None if sigmas is None else check_sigmas(sigmas)
+        step_size = renamed("step_size", step_size, "eps", eps)
+        if step_size is None:
+            step_size = 0.1 if sigmas is None else 2e-5
+        self._step_size = positive_float("step_size", step_size)
         self._adjust = bool(adjust)
         self._adapt_step_size = bool(adapt_step_size) and self._adjust
         self._target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
+        self._check_prefix_args(prefix_source, prefix_potential, score_fn)
+        self._prefix_source = prefix_source
+        self._prefix_potential = prefix_potential
+        if blocks is not None and (isinstance(blocks, (str, bytes))
+                                   or not hasattr(blocks, "__len__") or len(blocks) == 0):
+            raise TypeError("`blocks` must be a non-empty list of site names or of integer "
+                            "index groups.")
+        self._blocks = blocks
+        self._layout: PatchLayout | None = None
+        self._resolved_conditional = None
+        self._prefix_kind = None
+
+    def _check_prefix_args(self, prefix_source, prefix_potential, score_fn):
         if prefix_source is not None and prefix_potential is not None:
             raise ValueError("Give at most one of `prefix_source` and `prefix_potential`.")
         if prefix_source is not None and not isinstance(prefix_source, PrefixSource):
             raise TypeError(
-                "`prefix_source` must follow numpyro_cld.prefix.PrefixSource (init_context, "
+                "`prefix_source` must follow numpyro_cld.sources.PrefixSource (init_context, "
                 f"advance, potential_and_score, has_density); got {type(prefix_source).__name__}.")
         if prefix_potential is not None and not callable(prefix_potential):
             raise TypeError("`prefix_potential` must be callable f(x, n) -> -log p(x_<n).")
-        self._prefix_source = prefix_source
-        self._prefix_potential = prefix_potential
         user_prefix = prefix_source is not None or prefix_potential is not None
         if self._conditional == "full" and user_prefix:
             raise ValueError("`conditional='full'` does not use `prefix_source` or "
@@ -178,127 +182,71 @@ class ChainedLangevin(LangevinBase):
         if self._adjust and prefix_source is not None and not prefix_source.has_density:
             raise ValueError("`adjust=True` needs a prefix source with a density "
                              "(`has_density=True`); this one has none.")
-        if blocks is not None:
-            if isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__len__") \
-                    or len(blocks) == 0:
-                raise TypeError("`blocks` must be a non-empty list of site names or of "
-                                "integer index groups.")
-        self._blocks = blocks
-        self._layout = None
 
     # -- layout -------------------------------------------------------------------------
     def _resolve(self, model_args, model_kwargs, one_params):
-        """Fix coordinates, patches and the conditional once the dimension is known."""
-        flat, _ = ravel_pytree(one_params)
-        dim = flat.shape[0]
+        """Fix the patches and the conditional once the dimension is known."""
+        dim = ravel_pytree(one_params)[0].shape[0]
+        slices, perm = {}, None
         if self._model is not None:
-            from ..prefix_sources import _prototype
-            tr = _prototype(self._model, model_args, model_kwargs)
-            sites = latent_sites(tr)
-            ids = {s.name: s.offset + np.arange(s.size).reshape(s.shape) for s in sites}
-            order = np.asarray(ravel_pytree({k: jnp.asarray(v) for k, v in ids.items()})[0])
-            perm = np.argsort(order).astype(np.int32)  # site-order j -> raveled position
-        else:
-            sites, perm = None, np.arange(dim, dtype=np.int32)
-        patches = self._patches(dim, sites)
-        starts = [int(p[0]) for p in patches]
-        contiguous = all(np.array_equal(p, np.arange(p[0], p[0] + len(p))) for p in patches) \
-            and starts == sorted(starts)
-        conditional, prefix_kind = self._conditional, None
+            sites = latent_sites(model_trace(self._model, model_args, model_kwargs))
+            slices = {s.name: (s.offset, s.size) for s in sites}
+            perm = site_permutation(sites)
+        layout = patch_layout(dim, patch_size=self._patch_size, blocks=self._blocks,
+                              site_slices=slices, perm=perm)
+        conditional, kind = self._conditional, None
         if conditional in ("auto", "prefix"):
-            reason = None
-            if not contiguous:
-                reason = "the blocks are not consecutive ranges in coordinate order"
-            elif self._prefix_source is not None:
-                prefix_kind = "user"
-                ps = getattr(self._prefix_source, "patch_size", None)
-                if ps is not None and self._blocks is None and ps != self._patch_size:
-                    raise ValueError(f"`prefix_source` was built for patch_size {ps}, but the "
-                                     f"kernel has `patch_size`={self._patch_size}.")
-            elif self._prefix_potential is not None:
-                prefix_kind = "potential"
-            elif self._model is not None:
-                try:
-                    _, prefix_kind = model_prefix(self._model, model_args, model_kwargs,
-                                                  starts=starts)
-                except NotExactError as e:
-                    reason = str(e)
-            else:
-                reason = ("the target is given as a `potential_fn`/`score_fn`, which says "
-                          "nothing about marginals")
-            if reason is not None:
+            try:
+                kind = self._prefix_kind_for(layout, model_args, model_kwargs)
+            except NotExactError as e:
                 if conditional == "prefix" or self._sigmas is not None:
                     raise ValueError(
-                        f"conditional='prefix' needs exact prefix marginals, but {reason}. Use "
+                        f"conditional='prefix' needs exact prefix marginals, but {e}. Use "
                         "conditional='full' (exact Metropolis-within-Gibbs with adjust=True, "
-                        "not mode-finding) or pass a `prefix_potential`/`prefix_source`.")
+                        "not mode-finding) or pass a `prefix_potential`/`prefix_source`."
+                    ) from None
                 warnings.warn(
-                    f"ChainedLangevin: no exact prefix conditionals ({reason}); using the "
+                    f"ChainedLangevin: no exact prefix conditionals ({e}); using the "
                     "full-conditional sweep, which is exact with adjust=True but as "
-                    "mode-seeking as vanilla Langevin.", UserWarning, stacklevel=4)
+                    "mode-seeking as vanilla Langevin.", UserWarning, stacklevel=5)
                 conditional = "full"
             else:
                 conditional = "prefix"
                 if self._order == "random":
                     raise ValueError("`order='random'` needs conditional='full': the prefix "
                                      "sweep must visit the patches in coordinate order.")
-        if self._sigmas is not None and prefix_kind == "masked":
+        if self._sigmas is not None and kind in ("masked", "potential"):
+            what = ("this model's prefix marginals are exact only unsmoothed" if kind == "masked"
+                    else "`prefix_potential` has no smoothed score")
             raise ValueError(
                 "`sigmas` needs a smoothed prefix conditional, available in closed form for a "
-                "single Gaussian or Gaussian-mixture site (or from a `prefix_source`); this "
-                "model's prefix marginals are exact only unsmoothed. Drop `sigmas`.")
-        if self._sigmas is not None and prefix_kind == "potential":
-            raise ValueError("`sigmas` cannot be used with `prefix_potential` (no smoothed "
-                             "score); pass a `prefix_source` or drop `sigmas`.")
-        self._layout = dict(dim=dim, perm=perm, patches=patches, starts=starts,
-                            conditional=conditional, prefix_kind=prefix_kind,
-                            equal=self._blocks is None)
+                "single Gaussian or Gaussian-mixture site (or from a `prefix_source`); "
+                f"{what}. Drop `sigmas`.")
+        self._layout, self._resolved_conditional, self._prefix_kind = layout, conditional, kind
 
-    def _patches(self, dim, sites):
-        if self._blocks is None:
-            if self._patch_size > dim:
-                raise ValueError(f"`patch_size`={self._patch_size} is larger than the latent "
-                                 f"dimension {dim}.")
-            return [np.arange(s, min(s + self._patch_size, dim)) for s in
-                    range(0, dim, self._patch_size)]
-        by_name = {s.name: s for s in sites} if sites is not None else {}
-        groups = []
-        for b in self._blocks:
-            if isinstance(b, str):
-                if b not in by_name:
-                    raise ValueError(f"`blocks`: unknown latent site '{b}'; latent sites are "
-                                     f"{list(by_name)}.")
-                s = by_name[b]
-                groups.append(np.arange(s.offset, s.offset + s.size))
-            else:
-                g = np.asarray(b)
-                if g.ndim != 1 or g.size == 0 or not np.issubdtype(g.dtype, np.integer):
-                    raise TypeError("`blocks` entries must be site names or non-empty 1-d "
-                                    f"integer index groups, got {b!r}.")
-                groups.append(g.astype(np.int64))
-        allidx = np.concatenate(groups)
-        if np.any(allidx < 0) or np.any(allidx >= dim):
-            raise ValueError(f"`blocks` has indices outside 0..{dim - 1} (latent dimension "
-                             f"{dim}).")
-        counts = np.bincount(allidx, minlength=dim)
-        if np.any(counts > 1):
-            twice = np.flatnonzero(counts > 1)[:10].tolist()
-            raise ValueError(f"`blocks` overlap: coordinates {twice} appear in more than one "
-                             "block.")
-        if np.any(counts == 0):
-            missed = np.flatnonzero(counts == 0)[:10].tolist()
-            raise ValueError(f"`blocks` miss coordinates {missed} of the latent dimension "
-                             f"{dim}.")
-        return groups
+    def _prefix_kind_for(self, layout, model_args, model_kwargs):
+        """Where the prefix conditionals come from; raises NotExactError with the reason."""
+        if not layout.contiguous:
+            raise NotExactError("the blocks are not consecutive ranges in coordinate order")
+        if self._prefix_source is not None:
+            ps = getattr(self._prefix_source, "patch_size", None)
+            if ps is not None and self._blocks is None and ps != self._patch_size:
+                raise ValueError(f"`prefix_source` was built for patch_size {ps}, but the "
+                                 f"kernel has `patch_size`={self._patch_size}.")
+            return "user"
+        if self._prefix_potential is not None:
+            return "potential"
+        if self._model is None:
+            raise NotExactError("the target is given as a `potential_fn`/`score_fn`, which "
+                                "says nothing about marginals")
+        return model_prefix(self._model, model_args, model_kwargs, starts=layout.starts)[1]
 
-    # -- sources ------------------------------------------------------------------------
     def _prefix(self, model_args, model_kwargs):
-        kind = self._layout["prefix_kind"]
-        if kind == "user":
+        if self._prefix_kind == "user":
             return self._prefix_source
-        starts = self._layout["starts"]
-        if kind == "potential":
-            return PotentialPrefix(self._prefix_potential, self._layout["dim"], starts=starts)
+        starts = self._layout.starts
+        if self._prefix_kind == "potential":
+            return PotentialPrefix(self._prefix_potential, self._layout.dim, starts=starts)
         return model_prefix(self._model, model_args, model_kwargs, starts=starts)[0]
 
     def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
@@ -311,140 +259,25 @@ class ChainedLangevin(LangevinBase):
         return params
 
     @property
-    def conditional(self):
+    def conditional(self) -> str | None:
         """The sweep in use (``"prefix"`` or ``"full"``), known after ``init``."""
-        return None if self._layout is None else self._layout["conditional"]
+        return self._resolved_conditional
 
     @property
-    def num_patches(self):
-        return None if self._layout is None else len(self._layout["patches"])
+    def num_patches(self) -> int | None:
+        return None if self._layout is None else self._layout.num_patches
 
     def get_diagnostics_str(self, state):
         return "mean step scale {:.2e}. acc. prob={:.2f}".format(
-            jnp.mean(state.step_scale), state.mean_accept_prob)
+            np.mean(state.adapt_state.step_scale), state.mean_accept_prob)
 
-    # -- one chain ----------------------------------------------------------------------
-    def _init_one(self, rng_key, init_params, model_args, model_kwargs):
-        rng_key, key_src = random.split(rng_key)
-        x = ravel_pytree(init_params)[0]
-        pe, score = self._source(model_args, model_kwargs)(x, key_src)
-        num_patches = len(self._layout["patches"])
-        dtype = jnp.result_type(x)
-        scale = jnp.ones((num_patches,), dtype)
-        # prox centre log(10 * 1) as in NumPyro's step-size adaptation
-        da = (jnp.zeros_like(scale), jnp.zeros_like(scale), jnp.zeros_like(scale),
-              jnp.array(0, jnp.int32), jnp.full_like(scale, np.log(10.0)))
-        zero = jnp.zeros((), dtype)
-        return ChainedState(jnp.array(0), init_params, pe, self._unravel_fn(-score), zero, zero,
-                            jnp.array(False), jnp.array(0, jnp.int32), scale, da, rng_key)
-
-    def _levels(self, dtype):
-        if self._sigmas is None:
-            return jnp.zeros((1,), dtype), jnp.full((1,), self._step_size, dtype)
-        sig = self._sigmas.astype(dtype)
-        return sig, ncsn_step_sizes(self._eps, sig).astype(dtype)
-
-    def _sweep(self, key, x, step_scale, model_args, model_kwargs):
-        lay = self._layout
-        sigmas, etas = self._levels(jnp.result_type(x))
-        perm = jnp.asarray(lay["perm"])
-        patches = [perm[jnp.asarray(p)] for p in lay["patches"]]  # raveled positions
-        num = len(patches)
-        prefix = lay["conditional"] == "prefix"
-        if prefix:
-            src = self._prefix(model_args, model_kwargs)
-            ctxs = jax.vmap(src.init_context)(sigmas)
-        else:
-            full = self._source(model_args, model_kwargs)
-            ctxs = jnp.zeros((sigmas.shape[0],))
-
-        def patch_step(carry, i, idx):
-            x, ctxs, key = carry
-            key, key_patch = random.split(key)
-            xp = x[idx]
-            if prefix:
-                def make_source(ctx, sigma):
-                    return lambda v, k: src.potential_and_score(ctx, i, v, sigma)
-            else:
-                def make_source(ctx, sigma):
-                    def fn(v, k):
-                        pe, s = full(x.at[idx].set(v), k)
-                        return pe, s[idx]
-                    return fn
-            def level_fn(c, inp):
-                xp_, k = c
-                eta, sigma, ctx = inp
-                k, k_init, k_steps = random.split(k, 3)
-                fn = make_source(ctx, sigma)
-                st = StepState(xp_, *fn(xp_, k_init))
-                st, info = langevin_steps(k_steps, st, fn, eta * step_scale[i],
-                                          adjust=self._adjust, num_steps=self._steps_per_patch)
-                return (st.x, k), (info.accept_prob, info.num_diverging)
-
-            (xp, _), (acc, ndiv) = lax.scan(level_fn, (xp, key_patch), (etas, sigmas, ctxs))
-            if prefix:
-                ctxs = jax.vmap(lambda c, s: src.advance(c, i, xp, s))(ctxs, sigmas)
-            x = x.at[idx].set(xp)
-            return (x, ctxs, key), (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32))
-
-        carry = (x, ctxs, key)
-        acc, ndiv = [], []
-        if lay["equal"]:
-            ps = len(patches[0])
-            n_eq = lay["dim"] // ps
-            idx_eq = jnp.stack(patches[:n_eq])
-            ids = jnp.arange(n_eq)
-            if self._order == "random":
-                key, key_perm = random.split(carry[2])
-                carry = (carry[0], carry[1], key)
-                ids = random.permutation(key_perm, ids)
-                idx_eq = idx_eq[ids]
-            carry, (a, n) = lax.scan(lambda c, inp: patch_step(c, inp[0], inp[1]), carry,
-                                     (ids, idx_eq))
-            acc.append(jnp.zeros_like(a).at[ids].set(a))  # back to patch order
-            ndiv.append(n)
-            if n_eq < num:  # the smaller last patch
-                carry, (a, n) = patch_step(carry, jnp.asarray(n_eq), patches[n_eq])
-                acc.append(a[None])
-                ndiv.append(n[None])
-        else:
-            if self._order == "random":
-                key, key_perm = random.split(carry[2])
-                carry = (carry[0], carry[1], key)
-                perm_b = random.permutation(key_perm, num)
-                branches = [lambda c, ii=ii: patch_step(c, jnp.asarray(ii), patches[ii])
-                            for ii in range(num)]
-                acc_b = jnp.zeros((num,), jnp.result_type(x))
-                for j in range(num):  # blocks differ in size: switch on the permuted id
-                    carry, (a, n) = lax.switch(perm_b[j], branches, carry)
-                    acc_b = acc_b.at[perm_b[j]].set(a)
-                    ndiv.append(n[None])
-                acc = [acc_b]
-            else:
-                for ii in range(num):
-                    carry, (a, n) = patch_step(carry, jnp.asarray(ii), patches[ii])
-                    acc.append(a[None])
-                    ndiv.append(n[None])
-        x = carry[0]
-        return x, jnp.concatenate(acc), jnp.sum(jnp.concatenate(ndiv), dtype=jnp.int32)
-
-    def _sample_one(self, state, model_args, model_kwargs):
-        rng_key, key_sweep, key_src = random.split(state.rng_key, 3)
-        x0 = ravel_pytree(state.z)[0]
-        x, acc_patch, ndiv = self._sweep(key_sweep, x0, state.step_scale, model_args,
-                                         model_kwargs)
-        pe, score = self._source(model_args, model_kwargs)(x, key_src)
-        step_scale, da = state.step_scale, state.da_state
-        if self._adapt_step_size:
-            _, da_update = dual_averaging()
-            warm = state.i < self._num_warmup
-            new_da = da_update(self._target_accept_prob - acc_patch, da)
-            last = state.i == self._num_warmup - 1
-            new_scale = jnp.exp(jnp.where(last, new_da[1], new_da[0]))
-            step_scale = jnp.where(warm, new_scale, step_scale)
-            da = jax.tree.map(lambda a, b: jnp.where(warm, a, b), new_da, da)
-        accept_prob = jnp.mean(acc_patch)
-        mean_accept_prob = self._mean_accept_prob(state, accept_prob)
-        return ChainedState(state.i + 1, self._unravel_fn(x), pe, self._unravel_fn(-score),
-                            accept_prob, mean_accept_prob, ndiv > 0, ndiv.astype(jnp.int32),
-                            step_scale, da, rng_key)
+    def _sampler(self, model_args, model_kwargs):
+        prefix = (self._prefix(model_args, model_kwargs)
+                  if self._resolved_conditional == "prefix" else None)
+        return chained(
+            self._layout, self._target(model_args, model_kwargs), prefix_source=prefix,
+            step_size=self._step_size, sigmas=self._sigmas,
+            steps_per_patch=self._steps_per_patch, adjust=self._adjust, order=self._order,
+            num_warmup=self._num_warmup, adapt_step_size=self._adapt_step_size,
+            target_accept_prob=self._target_accept_prob,
+        )

@@ -1,48 +1,13 @@
 """Vanilla Langevin dynamics (ULA) and MALA as a NumPyro kernel."""
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
-import jax
-import jax.numpy as jnp
-from jax import lax, random
-from jax.flatten_util import ravel_pytree
-
-from numpyro.infer.hmc_util import warmup_adapter
 from numpyro.infer.initialization import init_to_uniform
 
-from .._validate import open_unit, positive_float, positive_int
-from ..step import StepState, langevin_steps
+from ..checks import open_unit, positive_float, positive_int
+from ..samplers.langevin import langevin
 from .base import LangevinBase
-
-
-class LangevinState(NamedTuple):
-    """State of :class:`Langevin`.
-
-    - **i** - iteration; reset to 0 after warmup.
-    - **z** - latent values (unconstrained) at the end of the transition.
-    - **potential_energy** - ``U(z)``; 0 for a kernel built from ``score_fn``.
-    - **z_grad** - ``grad U(z)`` (minus the score), with the structure of ``z``.
-    - **accept_prob** - mean Metropolis acceptance probability over the ``num_steps``
-      steps of this transition (1 for ULA, 0 for a step with a numerical fault).
-    - **mean_accept_prob** - running mean of ``accept_prob`` over warmup or sampling.
-    - **diverging** - whether any step of this transition met a non-finite position,
-      potential or score (the faulty proposal was not taken).
-    - **num_diverging** - how many steps of this transition were faults.
-    - **adapt_state** - NumPyro's ``HMCAdaptState``: ``step_size`` (the Langevin ``eta``),
-      ``inverse_mass_matrix``, ``mass_matrix_sqrt``, ``mass_matrix_sqrt_inv``, ...
-    - **rng_key** - PRNG key for the next transition.
-    """
-
-    i: Any
-    z: Any
-    potential_energy: Any
-    z_grad: Any
-    accept_prob: Any
-    mean_accept_prob: Any
-    diverging: Any
-    num_diverging: Any
-    adapt_state: Any
-    rng_key: Any
 
 
 class Langevin(LangevinBase):
@@ -104,10 +69,12 @@ class Langevin(LangevinBase):
         True
     """
 
-    def __init__(self, model=None, *, potential_fn=None, score_fn=None, step_size=0.01,
-                 num_steps=1, adjust=False, adapt_step_size=True, target_accept_prob=0.574,
-                 adapt_mass_matrix=None, dense_mass=False, inverse_mass_matrix=None,
-                 init_strategy=init_to_uniform):
+    def __init__(self, model: Callable | None = None, *, potential_fn: Callable | None = None,
+                 score_fn: Callable | None = None, step_size: float = 0.01, num_steps: int = 1,
+                 adjust: bool = False, adapt_step_size: bool = True,
+                 target_accept_prob: float = 0.574, adapt_mass_matrix: bool | None = None,
+                 dense_mass: bool = False, inverse_mass_matrix: Any = None,
+                 init_strategy: Callable = init_to_uniform):
         super().__init__(model, potential_fn=potential_fn, score_fn=score_fn,
                          init_strategy=init_strategy)
         self._step_size = positive_float("step_size", step_size)
@@ -131,52 +98,11 @@ class Langevin(LangevinBase):
             state.adapt_state.step_size, state.mean_accept_prob
         )
 
-    def _init_one(self, rng_key, init_params, model_args, model_kwargs):
-        rng_key, key_wa = random.split(rng_key)
-        x = ravel_pytree(init_params)[0]
-        pe, score = self._source(model_args, model_kwargs)(x, key_wa)
-        wa_init, self._wa_update = warmup_adapter(
-            self._num_warmup,
-            adapt_step_size=self._adapt_step_size,
-            adapt_mass_matrix=self._adapt_mass_matrix,
-            dense_mass=self._dense_mass,
-            target_accept_prob=self._target_accept_prob,
+    def _sampler(self, model_args, model_kwargs):
+        return langevin(
+            self._target(model_args, model_kwargs), step_size=self._step_size,
+            num_steps=self._num_steps, adjust=self._adjust, num_warmup=self._num_warmup,
+            adapt_step_size=self._adapt_step_size, adapt_mass_matrix=self._adapt_mass_matrix,
+            dense_mass=self._dense_mass, target_accept_prob=self._target_accept_prob,
+            inverse_mass_matrix=self._inverse_mass_matrix,
         )
-        adapt_state = wa_init((x,), key_wa, self._step_size,
-                              inverse_mass_matrix=self._inverse_mass_matrix,
-                              mass_matrix_size=x.shape[0])
-        zero = jnp.zeros((), jnp.result_type(x))
-        return LangevinState(
-            jnp.array(0), init_params, pe, self._unravel_fn(-score), zero, zero,
-            jnp.array(False), jnp.array(0, jnp.int32), adapt_state, rng_key,
-        )
-
-    def _sample_one(self, state, model_args, model_kwargs):
-        source = self._source(model_args, model_kwargs)
-        adapt_state = state.adapt_state
-        rng_key, key_steps = random.split(state.rng_key)
-        x = ravel_pytree(state.z)[0]
-        score = -ravel_pytree(state.z_grad)[0]
-        new, info = langevin_steps(
-            key_steps, StepState(x, state.potential_energy, score), source,
-            adapt_state.step_size, adapt_state.mass_matrix_sqrt_inv,
-            adjust=self._adjust, num_steps=self._num_steps,
-        )
-        if self._adapt_step_size or self._adapt_mass_matrix:
-            adapt_state = lax.cond(
-                state.i < self._num_warmup,
-                lambda s: self._wa_update(state.i, info.accept_prob, (new.x,), s),
-                lambda s: s,
-                adapt_state,
-            )
-        return LangevinState(
-            state.i + 1, self._unravel_fn(new.x), new.potential_energy,
-            self._unravel_fn(-new.score), info.accept_prob,
-            self._mean_accept_prob(state, info.accept_prob), info.diverging,
-            info.num_diverging, adapt_state, rng_key,
-        )
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_wa_update", None)
-        return state

@@ -3,27 +3,41 @@
 - :func:`as_score_fn`: a noise-conditional network -> ``score_fn(x, sigma)`` for
   :class:`~numpyro_cld.AnnealedLangevin`;
 - :func:`as_prefix_source`: a :class:`PatchLSTM` -> a prefix source
-  (:mod:`numpyro_cld.prefix`) for :class:`~numpyro_cld.ChainedLangevin`.
+  (:mod:`numpyro_cld.sources.protocol`) for :class:`~numpyro_cld.ChainedLangevin`.
 
 Both check the sampler's noise levels against the trained ones: a network asked for a
 ``sigma`` it never saw returns an untrained extrapolation, not an error, so the check is
 made here, where ``sigmas`` is still a concrete array.
 """
 
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Union
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jax.flatten_util import ravel_pytree
+from jax.typing import ArrayLike
 
-from ._base import check_patch_size
-from .autoregressive import PatchLSTM
+from .layers import check_patch_size
+from .autoregressive import Context, PatchLSTM
+from .conv import ScoreConv
+from .mlp import ScoreMLP
 
 __all__ = ["as_score_fn", "as_prefix_source", "NetPrefixSource", "check_sigmas"]
 
 
-def check_sigmas(net, sigmas, rtol=1e-4):
-    """Raise ``ValueError`` unless every entry of ``sigmas`` is one of the trained levels."""
+def check_sigmas(net: Union[ScoreMLP, ScoreConv, PatchLSTM], sigmas: Optional[ArrayLike],
+                 rtol: float = 1e-4) -> Optional[np.ndarray]:
+    """Raise ``ValueError`` unless every entry of ``sigmas`` is one of the trained levels.
+
+    :param net: a trained network (its ``sigmas`` are the trained levels).
+    :param sigmas: the sampler's noise levels; None skips the check.
+    :param float rtol: relative tolerance of the comparison.
+    :return: ``sigmas`` as a float64 array, or None.
+    """
     if sigmas is None:
         return None
     arr = np.atleast_1d(np.asarray(sigmas, np.float64))
@@ -40,7 +54,8 @@ def check_sigmas(net, sigmas, rtol=1e-4):
     return arr
 
 
-def as_score_fn(net, sigmas=None):
+def as_score_fn(net: Union[ScoreMLP, ScoreConv], sigmas: Optional[ArrayLike] = None
+                ) -> Callable[[Any, ArrayLike], Any]:
     """``score_fn(x, sigma)`` of a trained noise-conditional network.
 
     :param net: a :class:`ScoreMLP` or :class:`ScoreConv`.
@@ -54,7 +69,7 @@ def as_score_fn(net, sigmas=None):
     check_sigmas(net, sigmas)
     graphdef, state = nnx.split(net)
 
-    def score_fn(x, sigma):
+    def score_fn(x: Any, sigma: ArrayLike) -> Any:
         model = nnx.merge(graphdef, state)
         if isinstance(x, (jax.Array, np.ndarray)):
             return model(x, sigma).astype(jnp.result_type(x))
@@ -65,17 +80,22 @@ def as_score_fn(net, sigmas=None):
 
 
 class NetPrefixSource:
-    """Prefix source (see :mod:`numpyro_cld.prefix`) backed by a trained :class:`PatchLSTM`.
+    """Prefix source (see :mod:`numpyro_cld.sources.protocol`) backed by a trained :class:`PatchLSTM`.
 
     The context is the LSTM state after the ``sigma`` token and the finished patches, so the
     kernel keeps one per noise level. ``sigma = 0`` (the unsmoothed target) is answered at
     the smallest trained level. There is no density: ``potential = 0``, ``has_density =
     False`` (no Metropolis test).
+
+    :param net: the trained :class:`PatchLSTM`.
+    :param sigmas: the sampler's noise levels, checked against ``net.sigmas``.
+    :param patch_size: the sampler's patch size, checked against ``net.patch_size``.
     """
 
     has_density = False
 
-    def __init__(self, net, sigmas=None, patch_size=None):
+    def __init__(self, net: PatchLSTM, sigmas: Optional[ArrayLike] = None,
+                 patch_size: Optional[int] = None) -> None:
         if not isinstance(net, PatchLSTM):
             raise TypeError(f"`net` must be a PatchLSTM, got {type(net).__name__}.")
         if patch_size is not None:
@@ -90,26 +110,37 @@ class NetPrefixSource:
         self.sigma_min = float(min(net.sigmas))
         self._graphdef, self._state = nnx.split(net)
 
-    def _net(self):
+    def _net(self) -> PatchLSTM:
         return nnx.merge(self._graphdef, self._state)
 
-    def _sigma(self, sigma):
+    def _sigma(self, sigma: ArrayLike) -> jax.Array:
         sigma = jnp.asarray(sigma, jnp.float32)
         return jnp.where(sigma > 0, sigma, self.sigma_min)
 
-    def init_context(self, sigma):
+    def init_context(self, sigma: ArrayLike) -> Context:
+        """The LSTM state after the ``sigma`` token."""
         return self._net().init_context(self._sigma(sigma))
 
-    def advance(self, context, i, x_patch, sigma):
+    def advance(self, context: Context, i: ArrayLike, x_patch: ArrayLike,
+                sigma: ArrayLike) -> Context:
+        """The context after the finished patch ``x_patch`` (``i`` and ``sigma`` unused)."""
         return self._net().advance(context, jnp.asarray(x_patch, jnp.float32))
 
-    def potential_and_score(self, context, i, x_patch, sigma):
+    def potential_and_score(self, context: Context, i: ArrayLike, x_patch: ArrayLike,
+                            sigma: ArrayLike) -> tuple[jax.Array, jax.Array]:
+        """``(0, score)`` of the current noisy patch at level ``sigma`` (no density)."""
         score = self._net().patch_score(context, jnp.asarray(x_patch, jnp.float32),
                                         self._sigma(sigma))
         dtype = jnp.result_type(x_patch)
         return jnp.zeros((), dtype), score.astype(dtype)
 
 
-def as_prefix_source(net, sigmas=None, patch_size=None):
-    """:class:`NetPrefixSource` of ``net``, checking ``sigmas`` and ``patch_size``."""
+def as_prefix_source(net: PatchLSTM, sigmas: Optional[ArrayLike] = None,
+                     patch_size: Optional[int] = None) -> NetPrefixSource:
+    """:class:`NetPrefixSource` of ``net``, checking ``sigmas`` and ``patch_size``.
+
+    :param net: the trained :class:`PatchLSTM`.
+    :param sigmas: the sampler's noise levels, checked against ``net.sigmas``.
+    :param patch_size: the sampler's patch size, checked against ``net.patch_size``.
+    """
     return NetPrefixSource(net, sigmas=sigmas, patch_size=patch_size)

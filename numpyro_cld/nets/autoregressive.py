@@ -6,22 +6,31 @@ one), then the patches of ``x`` in order. The hidden state after the finished pa
 the *context*; one more cell step on the current (noisy) patch followed by a linear head,
 divided by ``sigma``, estimates the score of ``p_sigma(x_i | x_<i)``, where only patch
 ``i`` carries noise of level ``sigma``. This is exactly what the prefix protocol of
-:mod:`numpyro_cld.prefix` asks for, so a sampling step costs one cell and one head
+:mod:`numpyro_cld.sources.protocol` asks for, so a sampling step costs one cell and one head
 evaluation.
 
 Training feeds the *clean* patches to build the contexts and the *noisy* patch only to the
 extra cell step, i.e. two cell evaluations per patch, no pass per patch.
 """
 
-import math
+from __future__ import annotations
 
+import math
+from typing import Sequence, Union
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.typing import ArrayLike
 
-from ._base import as_sigmas, check_input, check_patch_size
+from .layers import as_sigmas, check_input, check_patch_size
 
 __all__ = ["PatchLSTM"]
+
+#: the LSTM state after the ``sigma`` token and the finished patches: one ``(c, h)`` pair
+#: per layer
+Context = tuple[tuple[jax.Array, jax.Array], ...]
 
 
 class PatchLSTM(nnx.Module):
@@ -47,8 +56,9 @@ class PatchLSTM(nnx.Module):
         (8,)
     """
 
-    def __init__(self, event_shape, patch_size: int, sigmas, *, hidden: int = 128,
-                 num_layers: int = 1, rngs: nnx.Rngs):
+    def __init__(self, event_shape: Union[int, Sequence[int]], patch_size: int,
+                 sigmas: ArrayLike, *, hidden: int = 128, num_layers: int = 1,
+                 rngs: nnx.Rngs) -> None:
         event_shape = (int(event_shape),) if np.ndim(event_shape) == 0 else tuple(
             int(s) for s in event_shape)
         self.event_shape = event_shape
@@ -66,38 +76,39 @@ class PatchLSTM(nnx.Module):
         self.head = nnx.Linear(hidden, self.patch_size, rngs=rngs)
 
     # -- the recurrent pieces (any leading batch shape) -----------------------------------
-    def _step(self, context, inputs):
+    def _step(self, context: Context, inputs: jax.Array) -> tuple[Context, jax.Array]:
         new, h = [], inputs
         for cell, carry in zip(self.cells, context):
             carry, h = cell(carry, h)
             new.append(carry)
         return tuple(new), h
 
-    def _check_patch(self, x_patch):
+    def _check_patch(self, x_patch: ArrayLike) -> None:
         if jnp.shape(x_patch)[-1:] != (self.patch_size,):
             raise ValueError(f"`x_patch` has shape {jnp.shape(x_patch)}, but the network was "
                              f"trained with patch_size {self.patch_size}.")
 
-    def init_context(self, sigma):
+    def init_context(self, sigma: ArrayLike) -> Context:
         """Context before any patch: the state after the ``sigma`` token."""
         sigma = jnp.asarray(sigma, jnp.float32)
         zeros = jnp.zeros((*jnp.shape(sigma), self.hidden), jnp.float32)
         token = jnp.broadcast_to(jnp.log(sigma)[..., None], (*jnp.shape(sigma), self.patch_size))
         return self._step(tuple((zeros, zeros) for _ in self.cells), token)[0]
 
-    def advance(self, context, x_patch):
+    def advance(self, context: Context, x_patch: ArrayLike) -> Context:
         """Context after a finished (clean) patch."""
         self._check_patch(x_patch)
         return self._step(context, x_patch)[0]
 
-    def patch_score(self, context, x_patch, sigma):
+    def patch_score(self, context: Context, x_patch: ArrayLike, sigma: ArrayLike) -> jax.Array:
         """Score of the current noisy patch given the context."""
         self._check_patch(x_patch)
         _, h = self._step(context, x_patch)
         return self.head(h) / jnp.asarray(sigma, jnp.float32)[..., None]
 
     # -- all patches at once (training) ---------------------------------------------------
-    def conditional_scores(self, x_clean, x_noisy, sigma):
+    def conditional_scores(self, x_clean: ArrayLike, x_noisy: ArrayLike,
+                           sigma: ArrayLike) -> jax.Array:
         """Scores of every noisy patch given the clean prefix, shape ``(*batch, P, patch)``."""
         batch = check_input(x_clean, self.event_shape, "x_clean")
         check_input(x_noisy, self.event_shape, "x_noisy")
@@ -111,6 +122,6 @@ class PatchLSTM(nnx.Module):
             context = self.advance(context, clean[..., i, :])
         return jnp.stack(out, -2)
 
-    def __call__(self, x, sigma):
+    def __call__(self, x: ArrayLike, sigma: ArrayLike) -> jax.Array:
         """Prefix-conditional scores of ``x`` given its own prefix, with the shape of ``x``."""
         return jnp.reshape(self.conditional_scores(x, x, sigma), jnp.shape(x))

@@ -5,11 +5,13 @@ output is divided by ``sigma`` (NCSN v2, Song & Ermon 2020), so the network only
 learn ``sigma * score``, which is of order one at every noise level.
 """
 
-import jax
-import jax.numpy as jnp
-from flax import nnx
+from __future__ import annotations
 
-from ._base import SigmaEmbedding, as_sigmas, broadcast_sigma, check_input
+import jax
+from flax import nnx
+from jax.typing import ArrayLike
+
+from .layers import SigmaEmbedding, as_sigmas, broadcast_sigma, check_input
 
 __all__ = ["ScoreMLP"]
 
@@ -38,8 +40,8 @@ class ScoreMLP(nnx.Module):
         (5, 2)
     """
 
-    def __init__(self, dim: int, sigmas, *, hidden: int = 128, depth: int = 3,
-                 rngs: nnx.Rngs):
+    def __init__(self, dim: int, sigmas: ArrayLike, *, hidden: int = 128, depth: int = 3,
+                 rngs: nnx.Rngs) -> None:
         self.dim = int(dim)
         self.event_shape = (self.dim,)
         self.sigmas = as_sigmas(sigmas)
@@ -50,7 +52,7 @@ class ScoreMLP(nnx.Module):
                                 for k in range(depth)])
         self.out = nnx.Linear(hidden, self.dim, rngs=rngs)
 
-    def __call__(self, x, sigma):
+    def __call__(self, x: ArrayLike, sigma: ArrayLike) -> jax.Array:
         batch = check_input(x, self.event_shape)
         sigma = broadcast_sigma(sigma, batch)
         emb = self.embed(sigma)

@@ -5,9 +5,12 @@ Python loop only logs), with minibatches drawn with replacement from the trainin
 Everything is seeded: the same ``seed`` gives the same split, batches and parameters.
 """
 
+from __future__ import annotations
+
 import json
+import os
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -15,17 +18,21 @@ import numpy as np
 import optax
 from flax import nnx, serialization
 from jax import lax, random
+from numpy.typing import ArrayLike
 
-from ._base import check_input
+from .layers import check_input
 from .autoregressive import PatchLSTM
 from .conv import ScoreConv
-from .dsm import loss_for
+from .dsm import Loss, loss_for
 from .mlp import ScoreMLP
 
 __all__ = ["TrainResult", "train", "save", "load", "check_data"]
 
 _NETS = {cls.__name__: cls for cls in (ScoreMLP, ScoreConv, PatchLSTM)}
 _FORMAT = "numpyro_cld.nets/1"
+
+#: a network that :func:`train`, :func:`save` and :func:`load` handle
+Net = Union[ScoreMLP, ScoreConv, PatchLSTM]
 
 
 class TrainResult(NamedTuple):
@@ -44,8 +51,13 @@ class TrainResult(NamedTuple):
     seconds: float
 
 
-def check_data(net, data, name="data"):
-    """``data`` as a float32 array ``(N, *event)``; clear errors for NaN/inf or bad shape."""
+def check_data(net: Net, data: ArrayLike, name: str = "data") -> np.ndarray:
+    """``data`` as a float32 array ``(N, *event)``; clear errors for NaN/inf or bad shape.
+
+    :param net: the network the data is for (its ``event_shape``).
+    :param data: ``(N, *event_shape)`` or ``(N, dim)`` samples.
+    :param str name: how the argument is named in error messages.
+    """
     arr = np.asarray(data, dtype=np.float32)
     if arr.ndim < 2 or arr.shape[0] < 2:
         raise ValueError(f"`{name}` must be an array of at least 2 samples on its leading "
@@ -58,7 +70,7 @@ def check_data(net, data, name="data"):
     return arr
 
 
-def _progress(total, enabled):
+def _progress(total: int, enabled: bool) -> Any:
     if not enabled:
         return None
     try:
@@ -68,8 +80,9 @@ def _progress(total, enabled):
     return tqdm(total=total, desc="DSM", leave=False)
 
 
-def train(net, data, *, steps: int = 2000, batch_size: int = 128, learning_rate=1e-3,
-          holdout: float = 0.1, seed: int = 0, log_every: int = 100, loss_fn=None,
+def train(net: Net, data: ArrayLike, *, steps: int = 2000, batch_size: int = 128,
+          learning_rate: Union[float, optax.Schedule] = 1e-3, holdout: float = 0.1,
+          seed: int = 0, log_every: int = 100, loss_fn: Optional[Loss] = None,
           progress: bool = True) -> TrainResult:
     """Fit ``net`` (in place) to ``data`` by DSM with Adam.
 
@@ -152,8 +165,12 @@ def train(net, data, *, steps: int = 2000, batch_size: int = 128, learning_rate=
                        np.asarray(hold_losses), seconds)
 
 
-def save(net, path):
-    """Write the network's type, constructor arguments and parameters to ``path`` (msgpack)."""
+def save(net: Net, path: Union[str, os.PathLike]) -> None:
+    """Write the network's type, constructor arguments and parameters to ``path`` (msgpack).
+
+    :param net: the network.
+    :param path: the file to write.
+    """
     payload = {
         "format": _FORMAT,
         "type": type(net).__name__,
@@ -164,8 +181,11 @@ def save(net, path):
         f.write(serialization.msgpack_serialize(payload))
 
 
-def load(path):
-    """Rebuild a network written by :func:`save`."""
+def load(path: Union[str, os.PathLike]) -> Net:
+    """Rebuild a network written by :func:`save`.
+
+    :param path: a file written by :func:`save`.
+    """
     with open(path, "rb") as f:
         payload = serialization.msgpack_restore(f.read())
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
@@ -178,7 +198,7 @@ def load(path):
     return net
 
 
-def _int_keys(tree):
+def _int_keys(tree: Any) -> Any:
     # msgpack keeps the integer keys of nnx.List entries as strings
     if not isinstance(tree, dict):
         return tree

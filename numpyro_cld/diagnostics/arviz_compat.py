@@ -9,6 +9,11 @@ group and the plot style are wrapped here. arviz is imported lazily so that
 ``import numpyro_cld`` stays fast.
 """
 
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Optional
+
 import numpy as np
 import xarray as xr
 
@@ -19,7 +24,7 @@ __all__ = ["arviz", "is_inference_data", "get_group", "attach_group", "from_arra
 _STYLES = ("arviz-darkgrid", "arviz-variat", "arviz-vibrant")
 
 
-def arviz():
+def arviz() -> ModuleType:
     """The ``arviz`` module (imported on first use; its import-time FutureWarning about
     the 1.x refactor is silenced)."""
     import warnings
@@ -30,12 +35,15 @@ def arviz():
     return az
 
 
-def _datatree_type():
+def _datatree_type() -> Optional[type]:
     return getattr(xr, "DataTree", None)
 
 
-def is_inference_data(obj) -> bool:
-    """An arviz 0.23 ``InferenceData`` or an arviz 1.x ``DataTree``."""
+def is_inference_data(obj: Any) -> bool:
+    """An arviz 0.23 ``InferenceData`` or an arviz 1.x ``DataTree``.
+
+    :param obj: any object.
+    """
     dt = _datatree_type()
     if dt is not None and isinstance(obj, dt):
         return True
@@ -43,8 +51,12 @@ def is_inference_data(obj) -> bool:
     return any(c.__name__ == "InferenceData" for c in type(obj).__mro__)
 
 
-def get_group(data, group: str) -> xr.Dataset:
-    """Group ``group`` of an InferenceData / DataTree as an ``xarray.Dataset``."""
+def get_group(data: Any, group: str) -> xr.Dataset:
+    """Group ``group`` of an InferenceData / DataTree as an ``xarray.Dataset``.
+
+    :param data: an InferenceData or DataTree.
+    :param str group: the group's name.
+    """
     dt = _datatree_type()
     try:
         node = data[group]
@@ -57,8 +69,13 @@ def get_group(data, group: str) -> xr.Dataset:
     return node
 
 
-def attach_group(data, group: str, dataset: xr.Dataset):
-    """Add ``dataset`` to ``data`` as group ``group`` (in place) and return ``data``."""
+def attach_group(data: Any, group: str, dataset: xr.Dataset) -> Any:
+    """Add ``dataset`` to ``data`` as group ``group`` (in place) and return ``data``.
+
+    :param data: an InferenceData or DataTree.
+    :param str group: the new group's name.
+    :param dataset: the group's content.
+    """
     dt = _datatree_type()
     if dt is not None and isinstance(data, dt):
         data[group] = dt(dataset=dataset)
@@ -72,27 +89,37 @@ def attach_group(data, group: str, dataset: xr.Dataset):
     return data
 
 
-def from_arrays(posterior: dict):
+def from_arrays(posterior: dict) -> Any:
     """InferenceData (0.23) / DataTree (1.x) with a posterior group from arrays
-    ``(chain, draw, ...)``; ``az.from_dict`` changed its signature in 1.x."""
+    ``(chain, draw, ...)``; ``az.from_dict`` changed its signature in 1.x.
+
+    :param dict posterior: variable name -> array ``(chain, draw, ...)``.
+    """
     az = arviz()
     if int(az.__version__.split(".")[0]) >= 1:
         return az.from_dict({"posterior": posterior})
     return az.from_dict(posterior=posterior)
 
 
-def _per_variable(result, name):
+def _per_variable(result: Any, name: str) -> np.ndarray:
     return np.asarray(result[name].values, dtype=float)
 
 
-def ess(dataset: xr.Dataset, method: str) -> dict:
-    """ArviZ ESS (``"bulk"`` or ``"tail"``) of each variable over ``chain`` and ``draw``."""
+def ess(dataset: xr.Dataset, method: str) -> dict[str, np.ndarray]:
+    """ArviZ ESS (``"bulk"`` or ``"tail"``) of each variable over ``chain`` and ``draw``.
+
+    :param dataset: variables with ``chain`` and ``draw`` dimensions.
+    :param str method: ``"bulk"`` or ``"tail"``.
+    """
     out = arviz().ess(dataset, method=method)
     return {name: _per_variable(out, name) for name in dataset.data_vars}
 
 
-def rhat(dataset: xr.Dataset) -> dict:
-    """ArviZ rank-normalised split R-hat of each variable over ``chain`` and ``draw``."""
+def rhat(dataset: xr.Dataset) -> dict[str, np.ndarray]:
+    """ArviZ rank-normalised split R-hat of each variable over ``chain`` and ``draw``.
+
+    :param dataset: variables with ``chain`` and ``draw`` dimensions.
+    """
     import warnings
 
     with warnings.catch_warnings():
@@ -102,7 +129,7 @@ def rhat(dataset: xr.Dataset) -> dict:
     return {name: _per_variable(out, name) for name in dataset.data_vars}
 
 
-def plot_style():
+def plot_style() -> str:
     """Name of an ArviZ matplotlib style available here (``"default"`` if none is)."""
     import matplotlib.pyplot as plt
 

@@ -1,7 +1,9 @@
-"""Argument checks shared by the kernels: each names the parameter and what was expected."""
+"""Argument checks shared by the kernels and samplers: each names the parameter and what was
+expected."""
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -44,3 +46,15 @@ def finite_array(name, value):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` must contain only finite values.")
     return arr
+
+
+def renamed(new_name, new_value, old_name, old_value, stacklevel=3):
+    """The value of an argument renamed from ``old_name`` to ``new_name``: the old name still
+    works for one release, with a ``FutureWarning``; giving both is an error."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise ValueError(f"Give `{new_name}` only: `{old_name}` is its former name.")
+    warnings.warn(f"`{old_name}` is renamed `{new_name}` (same meaning); `{old_name}` will be "
+                  "removed in version 0.3.0.", FutureWarning, stacklevel=stacklevel)
+    return old_value

@@ -1,14 +1,26 @@
-"""Pieces shared by the score networks: the noise-level embedding and input checks."""
+"""Pieces shared by the score networks: the noise-level embedding and input checks.
+
+Building blocks of :mod:`numpyro_cld.nets`, not part of its public API.
+"""
+
+from __future__ import annotations
 
 import math
+from typing import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.typing import ArrayLike
 
 
-def as_sigmas(sigmas, name="sigmas"):
-    """Trained noise levels as a tuple of positive floats (hashable, so it can live in the graph)."""
+def as_sigmas(sigmas: ArrayLike, name: str = "sigmas") -> tuple[float, ...]:
+    """Trained noise levels as a tuple of positive floats (hashable, so it can live in the graph).
+
+    :param sigmas: the noise levels (a scalar or a 1-d sequence).
+    :param str name: how the argument is named in error messages.
+    """
     if sigmas is None:
         raise TypeError(f"`{name}` is required: the noise levels the network is trained on.")
     arr = np.atleast_1d(np.asarray(sigmas, dtype=np.float64))
@@ -18,7 +30,12 @@ def as_sigmas(sigmas, name="sigmas"):
     return tuple(float(s) for s in arr)
 
 
-def check_patch_size(num_features, patch_size):
+def check_patch_size(num_features: int, patch_size: int) -> int:
+    """``patch_size`` as an ``int``: a positive integer that divides ``num_features``.
+
+    :param int num_features: number of features of one sample.
+    :param int patch_size: features per patch.
+    """
     if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) \
             or patch_size < 1:
         raise ValueError(f"`patch_size` must be a positive integer, got {patch_size!r}.")
@@ -33,21 +50,32 @@ class SigmaEmbedding(nnx.Module):
 
     The noise level enters continuously (not as a level index) so that the network is a
     function of ``sigma``; the kernels still may only ask for the trained levels.
+
+    :param int out_features: size of the embedding.
+    :param int num_frequencies: Fourier frequencies ``0.25 * 2^j``, ``j < num_frequencies``.
+    :param nnx.Rngs rngs: parameter initialisation.
     """
 
-    def __init__(self, out_features: int, num_frequencies: int = 8, *, rngs: nnx.Rngs):
+    def __init__(self, out_features: int, num_frequencies: int = 8, *,
+                 rngs: nnx.Rngs) -> None:
         self.frequencies = tuple(float(f) for f in 2.0 ** np.arange(num_frequencies) * 0.25)
         self.linear = nnx.Linear(2 * num_frequencies + 1, out_features, rngs=rngs)
 
-    def __call__(self, sigma):
+    def __call__(self, sigma: ArrayLike) -> jax.Array:
         log_sigma = jnp.log(jnp.asarray(sigma, jnp.float32))[..., None]
         angles = log_sigma * jnp.asarray(self.frequencies, jnp.float32)
         feats = jnp.concatenate([log_sigma, jnp.sin(angles), jnp.cos(angles)], -1)
         return self.linear(feats)
 
 
-def check_input(x, event_shape, name="x"):
-    """Split ``x`` of shape ``(*batch, *event_shape)`` or ``(*batch, prod(event_shape))``."""
+def check_input(x: ArrayLike, event_shape: Sequence[int], name: str = "x") -> tuple[int, ...]:
+    """Split ``x`` of shape ``(*batch, *event_shape)`` or ``(*batch, prod(event_shape))``.
+
+    :param x: the input.
+    :param event_shape: shape of one sample.
+    :param str name: how the argument is named in error messages.
+    :return: the batch shape.
+    """
     shape = tuple(jnp.shape(x))
     size = math.prod(event_shape)
     k = len(event_shape)
@@ -60,5 +88,10 @@ def check_input(x, event_shape, name="x"):
                      f"leading batch dimensions.")
 
 
-def broadcast_sigma(sigma, batch_shape):
+def broadcast_sigma(sigma: ArrayLike, batch_shape: tuple[int, ...]) -> jax.Array:
+    """``sigma`` as float32, broadcast to ``batch_shape``.
+
+    :param sigma: a scalar or a ``batch_shape`` array of noise levels.
+    :param tuple batch_shape: the batch shape of the input.
+    """
     return jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), batch_shape)

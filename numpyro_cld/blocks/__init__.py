@@ -1,0 +1,26 @@
+"""Building blocks shared by every sampler: the Langevin update and its Metropolis test
+(:mod:`.step`), warmup adaptation (:mod:`.adaptation`), the patch layout and sweep of the
+chained sampler (:mod:`.patches`) and the Gaussian noise of the hot loops (:mod:`.random`).
+
+They know nothing of NumPyro models: every function works on flat arrays and a
+``potential_and_score`` callable (see :mod:`numpyro_cld.sources`).
+"""
+
+from .adaptation import PatchAdaptState, patch_adapt_init, patch_adapt_update, running_mean
+from .patches import PatchLayout, patch_layout, scan_patches
+from .step import PotentialAndScore, StepInfo, StepState, langevin_step, langevin_steps
+
+__all__ = [
+    "PatchAdaptState",
+    "PatchLayout",
+    "PotentialAndScore",
+    "StepInfo",
+    "StepState",
+    "langevin_step",
+    "langevin_steps",
+    "patch_adapt_init",
+    "patch_adapt_update",
+    "patch_layout",
+    "running_mean",
+    "scan_patches",
+]

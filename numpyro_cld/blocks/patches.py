@@ -1,0 +1,137 @@
+"""Patches of the chained sweep: their layout (static, NumPy) and the scan over them.
+
+Coordinates are counted in *site order* (the latent sites of a model in the order of their
+sample statements, each raveled row-major); ``perm`` maps site order to the position in the
+raveled latent vector that the samplers move.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax, random
+
+__all__ = ["PatchLayout", "patch_layout", "scan_patches"]
+
+
+class PatchLayout(NamedTuple):
+    """Where each patch lies (all fields static).
+
+    - **dim** - latent dimension ``d``.
+    - **indices** - per patch, the positions of its coordinates in the raveled vector.
+    - **starts** - per patch, its first coordinate in site order (what prefix sources see).
+    - **equal** - the patches come from ``patch_size`` (equal, except a smaller last one).
+    - **contiguous** - the patches are consecutive ranges in site order, first to last:
+      what the prefix sweep needs.
+    """
+
+    dim: int
+    indices: tuple
+    starts: tuple
+    equal: bool
+    contiguous: bool
+
+    @property
+    def num_patches(self) -> int:
+        return len(self.indices)
+
+
+def _groups_from_blocks(blocks, dim, site_slices):
+    groups = []
+    for b in blocks:
+        if isinstance(b, str):
+            if b not in site_slices:
+                raise ValueError(f"`blocks`: unknown latent site '{b}'; latent sites are "
+                                 f"{list(site_slices)}.")
+            offset, size = site_slices[b]
+            groups.append(np.arange(offset, offset + size))
+            continue
+        g = np.asarray(b)
+        if g.ndim != 1 or g.size == 0 or not np.issubdtype(g.dtype, np.integer):
+            raise TypeError("`blocks` entries must be site names or non-empty 1-d integer "
+                            f"index groups, got {b!r}.")
+        groups.append(g.astype(np.int64))
+    allidx = np.concatenate(groups)
+    if np.any(allidx < 0) or np.any(allidx >= dim):
+        raise ValueError(f"`blocks` has indices outside 0..{dim - 1} (latent dimension {dim}).")
+    counts = np.bincount(allidx, minlength=dim)
+    if np.any(counts > 1):
+        twice = np.flatnonzero(counts > 1)[:10].tolist()
+        raise ValueError(f"`blocks` overlap: coordinates {twice} appear in more than one block.")
+    if np.any(counts == 0):
+        missed = np.flatnonzero(counts == 0)[:10].tolist()
+        raise ValueError(f"`blocks` miss coordinates {missed} of the latent dimension {dim}.")
+    return groups
+
+
+def patch_layout(dim: int, *, patch_size: int = 1, blocks: Sequence | None = None,
+                 site_slices: Mapping[str, tuple[int, int]] | None = None,
+                 perm: np.ndarray | None = None) -> PatchLayout:
+    """The layout of ``ceil(dim / patch_size)`` patches, or of explicit ``blocks``.
+
+    :param int dim: latent dimension.
+    :param int patch_size: coordinates per patch (the last patch may be smaller).
+    :param blocks: explicit patches: site names or integer index groups (site order),
+        covering every coordinate once.
+    :param site_slices: ``name -> (offset, size)`` of each latent site in site order (for
+        blocks given by name).
+    :param perm: ``perm[j]`` is the raveled position of site-order coordinate ``j``.
+    """
+    if blocks is None:
+        if patch_size > dim:
+            raise ValueError(f"`patch_size`={patch_size} is larger than the latent dimension "
+                             f"{dim}.")
+        groups = [np.arange(s, min(s + patch_size, dim)) for s in range(0, dim, patch_size)]
+    else:
+        groups = _groups_from_blocks(blocks, dim, site_slices or {})
+    perm = np.arange(dim) if perm is None else np.asarray(perm)
+    starts = tuple(int(g[0]) for g in groups)
+    contiguous = (all(np.array_equal(g, np.arange(g[0], g[0] + len(g))) for g in groups)
+                  and list(starts) == sorted(starts))
+    indices = tuple(perm[g].astype(np.int32) for g in groups)
+    return PatchLayout(dim, indices, starts, blocks is None, contiguous)
+
+
+PatchStep = Callable[[Any, Any, Any], tuple[Any, tuple[Any, Any]]]
+"""``patch_step(carry, i, idx) -> (carry, (accept_prob, num_diverging))`` for patch ``i``
+whose raveled positions are ``idx``."""
+
+
+def scan_patches(layout: PatchLayout, patch_step: PatchStep, carry: Any, *,
+                 order: str = "sequential", rng_key: Any = None) -> tuple[Any, Any, Any]:
+    """Run ``patch_step`` over every patch, in order or (``order="random"``) in a fresh
+    random order drawn from ``rng_key``.
+
+    Equal patches run in one ``lax.scan`` (compile time independent of their number); the
+    smaller last patch and explicit blocks of different sizes are unrolled.
+
+    :return: ``(carry, accept_prob, num_diverging)``: per-patch acceptance ``(P,)`` in patch
+        order and the total number of faulty steps.
+    """
+    num = layout.num_patches
+    shuffle = order == "random"
+    if layout.equal:
+        n_eq = layout.dim // len(layout.indices[0])
+        ids = random.permutation(rng_key, n_eq) if shuffle else jnp.arange(n_eq)
+        idx_eq = jnp.asarray(np.stack(layout.indices[:n_eq]))[ids]
+        carry, (acc, ndiv) = lax.scan(lambda c, inp: patch_step(c, inp[0], inp[1]), carry,
+                                      (ids, idx_eq))
+        acc = jnp.zeros_like(acc).at[ids].set(acc)  # back to patch order
+        if n_eq < num:  # the smaller last patch (with a random order: after the others)
+            carry, (a, n) = patch_step(carry, jnp.asarray(n_eq), jnp.asarray(layout.indices[-1]))
+            acc, ndiv = jnp.append(acc, a), jnp.append(ndiv, n)
+        return carry, acc, jnp.sum(ndiv, dtype=jnp.int32)
+    perm = random.permutation(rng_key, num) if shuffle else None
+    branches = [lambda c, j=j: patch_step(c, jnp.asarray(j), jnp.asarray(layout.indices[j]))
+                for j in range(num)]
+    accs, ndivs = [], []
+    for j in range(num):  # blocks differ in size: unrolled (a switch on the permuted id)
+        carry, (a, n) = branches[j](carry) if perm is None else lax.switch(perm[j], branches,
+                                                                           carry)
+        accs.append(a)
+        ndivs.append(n)
+    acc = jnp.stack(accs)
+    if perm is not None:
+        acc = jnp.zeros_like(acc).at[perm].set(acc)
+    return carry, acc, jnp.sum(jnp.stack(ndivs), dtype=jnp.int32)

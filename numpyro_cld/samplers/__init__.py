@@ -1,0 +1,18 @@
+"""The functional core: pure ``init`` / ``step`` functions of each sampler over flat arrays,
+usable without :class:`numpyro.infer.MCMC` (``docs/functional.md``), as NumPyro's
+:func:`~numpyro.infer.hmc.hmc` and BlackJAX's ``build_kernel``.
+
+- :func:`langevin` - ULA / MALA with warmup adaptation;
+- :func:`annealed` - one annealing sweep per transition;
+- :func:`chained` - one sweep over patches per transition (prefix or full conditionals).
+
+All return ``(init, step)``: ``init(position, rng_key) -> LangevinState`` and
+``step(rng_key, state) -> LangevinState``.
+"""
+
+from .annealed import AnnealedAdaptState, annealed
+from .chained import chained
+from .langevin import langevin
+from .state import LangevinState
+
+__all__ = ["AnnealedAdaptState", "LangevinState", "annealed", "chained", "langevin"]

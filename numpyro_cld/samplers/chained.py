@@ -1,0 +1,148 @@
+"""Functional core of chained Langevin dynamics (Cheng, Fu & Farnia): one transition is a
+sweep over the patches of the latent vector.
+
+:func:`chained` returns pure ``init`` / ``step`` functions over flat arrays
+(``docs/functional.md``); :class:`numpyro_cld.ChainedLangevin` resolves the layout and the
+prefix source from a NumPyro model and binds them.
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax, random
+
+from ..blocks.adaptation import patch_adapt_init, patch_adapt_update, running_mean
+from ..blocks.patches import PatchLayout, scan_patches
+from ..blocks.step import PotentialAndScore, StepState, langevin_steps
+from ..checks import one_of, open_unit, positive_float, positive_int
+from ..schedules import check_sigmas
+from ..sources.protocol import PrefixSource
+from .state import LangevinState
+
+__all__ = ["chained"]
+
+
+def chained(
+    layout: PatchLayout,
+    potential_and_score: PotentialAndScore,
+    *,
+    prefix_source: PrefixSource | None = None,
+    step_size: float = 0.1,
+    sigmas: jax.Array | None = None,
+    steps_per_patch: int = 20,
+    adjust: bool = False,
+    order: str = "sequential",
+    num_warmup: int = 0,
+    adapt_step_size: bool | None = None,
+    target_accept_prob: float = 0.574,
+) -> tuple[Callable, Callable]:
+    """Chained Langevin dynamics as a pair of pure functions.
+
+    Patch ``i`` of ``layout`` gets ``steps_per_patch`` Langevin steps (at each level of
+    ``sigmas``, with ``eta_l = step_size sigma_l^2 / sigma_L^2``: Chained-ALD) with the score
+    of its prefix conditional ``p(x_i | x_<i)`` from ``prefix_source`` (the prefix sweep,
+    Chained-LD) or, without one, of its full conditional ``p(x_i | x_-i)`` from
+    ``potential_and_score`` (the full sweep: Metropolis-within-Gibbs with ``adjust``). During
+    the first ``num_warmup`` transitions each patch's step size is adapted by dual averaging
+    (with ``adjust``).
+
+    :param PatchLayout layout: the patches (:func:`numpyro_cld.blocks.patch_layout`).
+    :param potential_and_score: ``f(x, rng_key) -> (U, s)`` of the whole target.
+    :param prefix_source: a :class:`~numpyro_cld.sources.PrefixSource` over the same
+        patches (site order); ``None`` for the full-conditional sweep.
+    :param float step_size: ``eta`` (of the last level with ``sigmas``).
+    :param sigmas: decreasing noise levels of Chained-ALD (prefix sweep only).
+    :param int steps_per_patch: Langevin steps per patch (per level with ``sigmas``).
+    :param bool adjust: Metropolis-Hastings test for every patch step.
+    :param str order: ``"sequential"`` or ``"random"`` (full sweep only).
+    :param int num_warmup: transitions of warmup adaptation.
+    :param adapt_step_size: per-patch dual averaging in warmup (default ``adjust``).
+    :param float target_accept_prob: target of the adaptation.
+    :return: ``(init, step)`` with ``init(position, rng_key) -> LangevinState`` and
+        ``step(rng_key, state) -> LangevinState``.
+    """
+    step_size = positive_float("step_size", step_size)
+    steps_per_patch = positive_int("steps_per_patch", steps_per_patch)
+    order = one_of("order", order, ("sequential", "random"))
+    target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
+    adjust = bool(adjust)
+    adapt_step_size = adjust if adapt_step_size is None else bool(adapt_step_size) and adjust
+    prefix = prefix_source is not None
+    if sigmas is not None and not prefix:
+        raise ValueError("`sigmas` (Chained-ALD) needs a `prefix_source`: the full "
+                         "conditional has no exact smoothed score.")
+    if order == "random" and prefix:
+        raise ValueError("`order='random'` needs the full sweep: the prefix sweep must visit "
+                         "the patches in coordinate order.")
+    if sigmas is None:
+        sigmas, etas = np.zeros(1), np.full(1, step_size)
+    else:  # NumPy: the factory may run inside a trace (the kernels build it per transition)
+        sigmas = np.asarray(sigmas, np.float64)
+        check_sigmas(sigmas)
+        etas = step_size * sigmas**2 / sigmas[-1] ** 2
+
+    def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
+        pe, score = potential_and_score(position, rng_key)
+        dtype = jnp.result_type(position)
+        zero = jnp.zeros((), dtype)
+        return LangevinState(jnp.array(0), position, pe, -score, zero, zero, jnp.array(False),
+                             jnp.array(0, jnp.int32),
+                             patch_adapt_init(layout.num_patches, dtype))
+
+    def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
+        key_sweep, key_order, key_src = random.split(rng_key, 3)
+        dtype = jnp.result_type(state.z)
+        sigma_l, eta_l = jnp.asarray(sigmas, dtype), jnp.asarray(etas, dtype)
+        step_scale = state.adapt_state.step_scale
+        if prefix:
+            ctxs = jax.vmap(prefix_source.init_context)(sigma_l)
+        else:
+            ctxs = jnp.zeros(sigma_l.shape)
+
+        def patch_step(carry, i, idx):
+            x, ctxs, key = carry
+            key, key_patch = random.split(key)
+
+            def make_source(ctx, sigma):
+                if prefix:
+                    return lambda v, k: prefix_source.potential_and_score(ctx, i, v, sigma)
+
+                def full_conditional(v, k):
+                    pe, s = potential_and_score(x.at[idx].set(v), k)
+                    return pe, s[idx]
+
+                return full_conditional
+
+            def level_body(c, inp):
+                xp, k = c
+                eta, sigma, ctx = inp
+                k, k_init, k_steps = random.split(k, 3)
+                fn = make_source(ctx, sigma)
+                st, info = langevin_steps(k_steps, StepState(xp, *fn(xp, k_init)), fn,
+                                          eta * step_scale[i], adjust=adjust,
+                                          num_steps=steps_per_patch)
+                return (st.x, k), (info.accept_prob, info.num_diverging)
+
+            (xp, _), (acc, ndiv) = lax.scan(level_body, (x[idx], key_patch),
+                                            (eta_l, sigma_l, ctxs))
+            if prefix:
+                ctxs = jax.vmap(lambda c, s: prefix_source.advance(c, i, xp, s))(ctxs, sigma_l)
+            return (x.at[idx].set(xp), ctxs, key), (jnp.mean(acc),
+                                                    jnp.sum(ndiv, dtype=jnp.int32))
+
+        (x, _, _), acc_patch, ndiv = scan_patches(layout, patch_step, (state.z, ctxs, key_sweep),
+                                                  order=order, rng_key=key_order)
+        pe, score = potential_and_score(x, key_src)
+        adapt_state = state.adapt_state
+        if adapt_step_size:
+            adapt_state = patch_adapt_update(adapt_state, acc_patch, state.i, num_warmup,
+                                             target_accept_prob)
+        accept_prob = jnp.mean(acc_patch)
+        return LangevinState(
+            state.i + 1, x, pe, -score, accept_prob,
+            running_mean(state.mean_accept_prob, accept_prob, state.i, num_warmup),
+            ndiv > 0, ndiv, adapt_state, state.rng_key)
+
+    return init, step

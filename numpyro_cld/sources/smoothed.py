@@ -1,0 +1,120 @@
+"""Sources of smoothed targets (see :mod:`.protocol`): ``source(x, level, rng_key)`` with
+``level`` a ``sigma`` on the ``"ve"`` path and a ``lambda`` on ``"vp"`` and ``"tempered"``.
+
+- :func:`exact_level_source` - exact smoothing of a NumPyro model by the
+  :class:`~numpyro_cld.sources.smoothing.smooth` effect handler.
+- :func:`mc_level_source` - self-normalised Monte-Carlo (Tweedie) smoothing of any
+  potential, for any path and base, including the Student-t base.
+- :func:`tempered_level_source` - the geometric path ``p^lam nu^(1 - lam)``.
+- :func:`score_fn_level_source` - a learned noise-conditional ``score_fn(x, level)``.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+from jax.scipy.special import logsumexp
+from numpyro.infer.util import potential_energy
+
+from ..schedules import GaussianBase, vp_coefficients
+from .protocol import Source
+from .smoothing import smooth
+
+__all__ = [
+    "exact_level_source",
+    "mc_level_source",
+    "score_fn_level_source",
+    "tempered_level_source",
+]
+
+
+def exact_level_source(model, model_args, model_kwargs, path, base, unravel_fn):
+    """Level source of the exactly smoothed ``model`` (check it first with
+    :func:`exact_smoothing_problems`)."""
+    model_kwargs = {} if model_kwargs is None else model_kwargs
+
+    def flat_potential(x, level):
+        smoothed = smooth(model, path=path, level=level, base=base)
+        return potential_energy(smoothed, model_args, model_kwargs, unravel_fn(x))
+
+    value_and_grad = jax.value_and_grad(flat_potential)
+
+    def source(x, level, rng_key=None):
+        pe, grad = value_and_grad(x, level)
+        return pe, -grad
+
+    return source
+
+
+def mc_level_source(flat_potential, path, base, num_mc_samples):
+    r"""Self-normalised importance-sampling (Tweedie) level source for a potential ``U``.
+
+    Write the path as ``X_level = a X + tau Z`` with ``Z ~ nu`` (ve: ``a = 1``,
+    ``tau = sigma``, ``nu = N(0, I)``; vp: ``a = sqrt(lam)``, ``tau = sqrt(1 - lam)``).
+    Then ``p_level(x) = a^{-d} E_z[p((x - tau z) / a)]`` and
+    ``grad log p_level(x) = E[grad log nu(z) | x] / tau`` under
+    ``z | x ∝ nu(z) p((x - tau z) / a)``. With ``n`` draws ``z_j ~ nu`` and weights
+    ``w_j ∝ exp(-U((x - tau z_j) / a))``:
+
+    .. math::
+
+        \hat s(x) = \frac{1}{\tau}\sum_j w_j \nabla\log\nu(z_j),\qquad
+        \hat U(x) = -\log\frac1n\sum_j e^{-U(y_j)} + d\log a .
+
+    For ``nu = N(0, I)`` this is Tweedie's ``sum_j w_j (y_j - x) / sigma^2``.
+    The estimator is biased (self-normalisation, ``O(1/n)``) with variance growing with
+    the mismatch between the proposal (width ``tau / a``) and ``p``: it is accurate at
+    small noise and degrades at large noise and in high dimension. At ``lam = 1``
+    (``tau = 0``) the exact score of ``U`` is returned. ``U_hat`` is a noisy estimate
+    and must not drive a Metropolis test.
+    """
+    noise = GaussianBase() if path == "ve" else base
+    value_and_grad = jax.value_and_grad(flat_potential)
+
+    def source(x, level, rng_key):
+        d = x.shape[-1]
+        if path == "ve":
+            a, tau = jnp.ones((), x.dtype), level
+        else:
+            a, tau = vp_coefficients(level)
+        positive = tau > 0
+        tau_safe = jnp.where(positive, tau, 1.0)
+        z = noise.sample(rng_key, (num_mc_samples, d), x.dtype)
+        y = (x - tau * z) / a
+        log_w = -jax.vmap(flat_potential)(y)
+        log_w = jnp.where(jnp.isnan(log_w), -jnp.inf, log_w)
+        w = jax.nn.softmax(log_w)
+        score = w @ noise.score(z) / tau_safe
+        pe = -(logsumexp(log_w) - math.log(num_mc_samples)) + d * jnp.log(a)
+        if path == "ve":
+            return pe, score
+        pe_1, grad_1 = value_and_grad(x)
+        return jnp.where(positive, pe, pe_1), jnp.where(positive, score, -grad_1)
+
+    return source
+
+
+def tempered_level_source(flat_potential, base):
+    """Level source of the geometric path ``U_lam = lam U + (1 - lam) U_nu``."""
+
+    def potential(x, lam):
+        return lam * flat_potential(x) - (1 - lam) * base.log_prob(x)
+
+    value_and_grad = jax.value_and_grad(potential)
+
+    def source(x, level, rng_key=None):
+        pe, grad = value_and_grad(x, level)
+        return pe, -grad
+
+    return source
+
+
+def score_fn_level_source(score_fn, unravel_fn):
+    """Level source of a learned ``score_fn(z, level)`` on pytrees (no density: ``U = 0``)."""
+
+    def source(x, level, rng_key=None):
+        score = ravel_pytree(score_fn(unravel_fn(x), level))[0]
+        return jnp.zeros((), jnp.result_type(x)), score.astype(jnp.result_type(x))
+
+    return source
