@@ -21,7 +21,9 @@ def best_time(fn, repeat=3):
 
 
 def block(tree):
-    return jax.tree.map(lambda x: x.block_until_ready() if hasattr(x, "block_until_ready") else x, tree)
+    return jax.tree.map(
+        lambda x: x.block_until_ready() if hasattr(x, "block_until_ready") else x, tree
+    )
 
 
 def write_results(name, results, folder=None):

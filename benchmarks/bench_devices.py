@@ -51,20 +51,32 @@ def main():
     res = {}
     for devices in (1, 2):
         code = CHILD % dict(devices=devices, chains=args.chains, steps=args.steps)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=env, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         r["chain_steps_per_s"] = args.chains * args.steps / r["marginal_s"]
         res[devices] = r
-        print(f"{devices} device(s): {r['chain_steps_per_s']:.0f} chain-steps/s "
-              f"(marginal {r['marginal_s']:.2f} s per {args.steps} steps; run {r['run_s']:.2f} s)")
+        print(
+            f"{devices} device(s): {r['chain_steps_per_s']:.0f} chain-steps/s "
+            f"(marginal {r['marginal_s']:.2f} s per {args.steps} steps; run {r['run_s']:.2f} s)"
+        )
     speedup = res[2]["chain_steps_per_s"] / res[1]["chain_steps_per_s"]
     end_to_end = res[1]["run_s"] / res[2]["run_s"]
-    print(f"speed-up 2 vs 1 device: {speedup:.2f}x marginal, {end_to_end:.2f}x end-to-end "
-          "(goal >= 1.7)")
-    write_results("devices", {"chains": args.chains, "steps": args.steps,
-                              "per_devices": res, "speedup": speedup,
-                              "speedup_end_to_end": end_to_end})
+    print(
+        f"speed-up 2 vs 1 device: {speedup:.2f}x marginal, {end_to_end:.2f}x end-to-end "
+        "(goal >= 1.7)"
+    )
+    write_results(
+        "devices",
+        {
+            "chains": args.chains,
+            "steps": args.steps,
+            "per_devices": res,
+            "speedup": speedup,
+            "speedup_end_to_end": end_to_end,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ Usage: python benchmarks/bench_langevin.py [--chains 1000] [--steps 2000]
 import argparse
 
 import jax
-import jax.numpy as jnp
 from jax import random
-
 from numpyro.infer import HMC, MCMC
 
 from numpyro_cld import Langevin, StepState, langevin_steps
@@ -47,17 +45,32 @@ def main():
         def loop(keys, x0):
             def one(key, x):
                 pe, s = potential_and_score(x)
-                out, _ = langevin_steps(key, StepState(x, pe, s), potential_and_score, eta,
-                                        adjust=adjust, num_steps=T)
+                out, _ = langevin_steps(
+                    key, StepState(x, pe, s), potential_and_score, eta, adjust=adjust, num_steps=T
+                )
                 return out.x
+
             return jax.vmap(one)(keys, x0)
+
         return lambda: block(loop(keys, x0))
 
     def in_mcmc(adjust, steps=T):
-        kernel = Langevin(target.model, step_size=eta, num_steps=K, adjust=adjust,
-                          adapt_step_size=False, adapt_mass_matrix=False)
-        mcmc = MCMC(kernel, num_warmup=0, num_samples=steps // K, num_chains=C,
-                    chain_method="vectorized", progress_bar=False)
+        kernel = Langevin(
+            target.model,
+            step_size=eta,
+            num_steps=K,
+            adjust=adjust,
+            adapt_step_size=False,
+            adapt_mass_matrix=False,
+        )
+        mcmc = MCMC(
+            kernel,
+            num_warmup=0,
+            num_samples=steps // K,
+            num_chains=C,
+            chain_method="vectorized",
+            progress_bar=False,
+        )
         return lambda: block(mcmc.run(random.key(0), init_params={"x": x0}) or mcmc.last_state.z)
 
     def marginal(make):
@@ -76,54 +89,87 @@ def main():
             def one(key, x):
                 def body(state, k):
                     return mala.step(k, state)[0], None
+
                 state, _ = jax.lax.scan(body, mala.init(x), random.split(key, T))
                 return state.position
+
             return jax.vmap(one)(keys, x0)
 
         def timed():
             # JAX's default threefry layout, or the classic one that numpyro_cld's noise uses
             with jax.threefry_partitionable(partitionable):
                 return block(loop(keys, x0))
+
         return timed
 
     def numpyro_hmc(steps=T):
-        kernel = HMC(target.model, step_size=(2 * eta) ** 0.5, num_steps=1,
-                     trajectory_length=None, adapt_step_size=False, adapt_mass_matrix=False)
+        kernel = HMC(
+            target.model,
+            step_size=(2 * eta) ** 0.5,
+            num_steps=1,
+            trajectory_length=None,
+            adapt_step_size=False,
+            adapt_mass_matrix=False,
+        )
         # thinning: stores a draw every K steps, as the Langevin runs do (num_steps=K)
-        mcmc = MCMC(kernel, num_warmup=0, num_samples=steps, num_chains=C, thinning=K,
-                    chain_method="vectorized", progress_bar=False)
+        mcmc = MCMC(
+            kernel,
+            num_warmup=0,
+            num_samples=steps,
+            num_chains=C,
+            thinning=K,
+            chain_method="vectorized",
+            progress_bar=False,
+        )
         return lambda: block(mcmc.run(random.key(0), init_params={"x": x0}) or mcmc.last_state.z)
 
     rates, end_to_end = {}, {}
-    for name, fn in [("ula_bare", bare(False)), ("mala_bare", bare(True)),
-                     ("blackjax_mala", blackjax_mala()),
-                     ("blackjax_mala_classic_threefry", blackjax_mala(False))]:
+    for name, fn in [
+        ("ula_bare", bare(False)),
+        ("mala_bare", bare(True)),
+        ("blackjax_mala", blackjax_mala()),
+        ("blackjax_mala_classic_threefry", blackjax_mala(False)),
+    ]:
         t = best_time(fn)
         rates[name] = C * T / t
         print(f"{name:>30}: {rates[name]:12.0f} chain-steps/s  ({t:.3f} s, compiled loop)")
-    for name, make in [("ula_mcmc", lambda n: in_mcmc(False, n)),
-                       ("mala_mcmc", lambda n: in_mcmc(True, n)),
-                       ("numpyro_hmc1", lambda n: numpyro_hmc(n))]:
+    for name, make in [
+        ("ula_mcmc", lambda n: in_mcmc(False, n)),
+        ("mala_mcmc", lambda n: in_mcmc(True, n)),
+        ("numpyro_hmc1", lambda n: numpyro_hmc(n)),
+    ]:
         t, t_run = marginal(make)
         rates[name] = C * T / t
         end_to_end[name] = C * T / t_run
-        print(f"{name:>30}: {rates[name]:12.0f} chain-steps/s marginal; "
-              f"{end_to_end[name]:.0f} end-to-end incl. compile ({t_run:.2f} s for {T} steps)")
+        print(
+            f"{name:>30}: {rates[name]:12.0f} chain-steps/s marginal; "
+            f"{end_to_end[name]:.0f} end-to-end incl. compile ({t_run:.2f} s for {T} steps)"
+        )
     ratios = {
         "ula: MCMC/bare time per step (goal <= 1.10)": rates["ula_bare"] / rates["ula_mcmc"],
         "mala: MCMC/bare time per step (goal <= 1.10)": rates["mala_bare"] / rates["mala_mcmc"],
-        "mala in MCMC: speed / BlackJAX mala speed (goal >= 1.0)":
-            rates["mala_mcmc"] / rates["blackjax_mala"],
-        "mala in MCMC: speed / BlackJAX mala speed, both on the classic threefry layout":
-            rates["mala_mcmc"] / rates["blackjax_mala_classic_threefry"],
-        "mala in MCMC: speed / NumPyro HMC(num_steps=1) speed":
-            rates["mala_mcmc"] / rates["numpyro_hmc1"],
+        "mala in MCMC: speed / BlackJAX mala speed (goal >= 1.0)": rates["mala_mcmc"]
+        / rates["blackjax_mala"],
+        "mala in MCMC: speed / BlackJAX mala speed, both on the classic threefry layout": rates[
+            "mala_mcmc"
+        ]
+        / rates["blackjax_mala_classic_threefry"],
+        "mala in MCMC: speed / NumPyro HMC(num_steps=1) speed": rates["mala_mcmc"]
+        / rates["numpyro_hmc1"],
     }
     for k, v in ratios.items():
         print(f"{k}: {v:.3f}")
-    path = write_results("langevin", {"chains": C, "steps": T, "num_steps": K,
-                                      "steps_per_s": rates, "ratios": ratios,
-                                      "end_to_end_steps_per_s": end_to_end})
+    path = write_results(
+        "langevin",
+        {
+            "chains": C,
+            "steps": T,
+            "num_steps": K,
+            "steps_per_s": rates,
+            "ratios": ratios,
+            "end_to_end_steps_per_s": end_to_end,
+        },
+    )
     print("wrote", path)
 
 

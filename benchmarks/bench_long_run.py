@@ -43,25 +43,44 @@ def main():
     if a.kernel == "langevin":
         kernel = Langevin(target.model, step_size=0.05, num_steps=steps // n)
     else:
-        kernel = ChainedLangevin(target.model, conditional="prefix", patch_size=1,
-                                 steps_per_patch=steps // (2 * n), step_size=0.05)
-    mcmc = MCMC(kernel, num_warmup=0, num_samples=n, num_chains=a.chains,
-                chain_method="vectorized", progress_bar=False)
+        kernel = ChainedLangevin(
+            target.model,
+            conditional="prefix",
+            patch_size=1,
+            steps_per_patch=steps // (2 * n),
+            step_size=0.05,
+        )
+    mcmc = MCMC(
+        kernel,
+        num_warmup=0,
+        num_samples=n,
+        num_chains=a.chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     init = target.init_params(random.key(1), a.chains)
     t0 = time.perf_counter()
     mcmc.run(random.key(0), init_params=init, extra_fields=("num_diverging",))
     x = np.asarray(jax.block_until_ready(mcmc.get_samples(group_by_chain=True)["x"]))
     seconds = time.perf_counter() - t0
     frac = float((target.assign(x[:, -1]) == 1).mean())
-    print(json.dumps({
-        "kernel": a.kernel, "chains": a.chains, "steps_per_chain": steps, "transitions": n,
-        "seconds": round(seconds, 1),
-        "steps_per_second": round(a.chains * steps / seconds),
-        "samples_shape": list(x.shape), "all_finite": bool(np.isfinite(x).all()),
-        "faults": int(np.asarray(mcmc.get_extra_fields()["num_diverging"]).sum()),
-        "mass_at_(5,5)_last_draw": frac,
-        "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "kernel": a.kernel,
+                "chains": a.chains,
+                "steps_per_chain": steps,
+                "transitions": n,
+                "seconds": round(seconds, 1),
+                "steps_per_second": round(a.chains * steps / seconds),
+                "samples_shape": list(x.shape),
+                "all_finite": bool(np.isfinite(x).all()),
+                "faults": int(np.asarray(mcmc.get_extra_fields()["num_diverging"]).sum()),
+                "mass_at_(5,5)_last_draw": frac,
+                "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,10 +32,11 @@ def _architecture_diagram(app):
     pages are read (docs/_ext/architecture_diagram.py; matplotlib with the Agg backend)."""
     from architecture_diagram import generate
 
-    generate(os.path.join(app.srcdir, "_generated", "architecture.png"),
-             os.path.join(os.path.dirname(app.srcdir), "numpyro_cld"))
+    generate(
+        os.path.join(app.srcdir, "_generated", "architecture.png"),
+        os.path.join(os.path.dirname(app.srcdir), "numpyro_cld"),
+    )
 
 
 def setup(app):
     app.connect("builder-inited", _architecture_diagram)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

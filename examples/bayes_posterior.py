@@ -16,13 +16,11 @@ import argparse
 import os
 import warnings
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import random
-
 import numpyro
 import numpyro.distributions as dist
+from jax import random
 from numpyro.infer import MCMC, NUTS
 
 from numpyro_cld import ChainedLangevin, Langevin, diagnostics, plots
@@ -30,8 +28,9 @@ from numpyro_cld import ChainedLangevin, Langevin, diagnostics, plots
 
 def model(y=None, n=100):
     mu = numpyro.sample("mu", dist.Normal(0.0, 5.0).expand([2]).to_event(1))
-    mix = dist.MixtureSameFamily(dist.Categorical(probs=jnp.array([0.5, 0.5])),
-                                 dist.Normal(mu, 1.0))
+    mix = dist.MixtureSameFamily(
+        dist.Categorical(probs=jnp.array([0.5, 0.5])), dist.Normal(mu, 1.0)
+    )
     with numpyro.plate("data", n if y is None else y.shape[0]):
         numpyro.sample("y", mix, obs=y)
 
@@ -56,13 +55,18 @@ def main():
     kernels = {
         "NUTS": NUTS(model),
         "MALA": Langevin(model, adjust=True, num_steps=5),
-        "chained (full, MH)": ChainedLangevin(model, patch_size=1, adjust=True,
-                                              steps_per_patch=5),
+        "chained (full, MH)": ChainedLangevin(model, patch_size=1, adjust=True, steps_per_patch=5),
     }
     runs = {}
     for name, kernel in kernels.items():
-        mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=args.samples,
-                    num_chains=args.chains, chain_method="vectorized", progress_bar=True)
+        mcmc = MCMC(
+            kernel,
+            num_warmup=args.warmup,
+            num_samples=args.samples,
+            num_chains=args.chains,
+            chain_method="vectorized",
+            progress_bar=True,
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             mcmc.run(random.key(1), y)

@@ -30,10 +30,17 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=1000, help="Langevin steps per stored draw")
     p.add_argument("--draws", type=int, default=20, help="stored draws per chain")
     p.add_argument("--chains", type=int, default=500)
-    p.add_argument("--kernels", default=",".join(KERNELS),
-                   help="comma-separated subset of " + ",".join(KERNELS))
-    p.add_argument("--devices", type=int, default=1,
-                   help="host devices to shard the chains over (no progress bar when > 1)")
+    p.add_argument(
+        "--kernels",
+        default=",".join(KERNELS),
+        help="comma-separated subset of " + ",".join(KERNELS),
+    )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="host devices to shard the chains over (no progress bar when > 1)",
+    )
     p.add_argument("--out", default=os.path.join("out", "compare_kernels"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -55,7 +62,8 @@ def build(args, target):
 
     num_levels = 10
     if target.name == "song-ermon-toy":
-        # sigma_1 must be comparable to the distance between the modes (docs/annealed.md, "Paths and schedules")
+        # sigma_1 must be comparable to the distance between the modes
+        # (docs/annealed.md, "Paths and schedules")
         sigmas, eps, eta = ncsn_sigmas(20.0, 1.0, num_levels), 0.05, 0.05
     else:
         sigmas, eps, eta = ncsn_sigmas(1.0, 0.01, num_levels), 2e-5, 0.1
@@ -64,11 +72,18 @@ def build(args, target):
     make = {
         "vanilla": lambda: Langevin(target.model, step_size=eta, num_steps=args.steps),
         "annealed": lambda: AnnealedLangevin(
-            target.model, sigmas=sigmas, step_size=eps,
-            steps_per_level=max(1, args.steps // num_levels)),
+            target.model,
+            sigmas=sigmas,
+            step_size=eps,
+            steps_per_level=max(1, args.steps // num_levels),
+        ),
         "chained": lambda: ChainedLangevin(
-            target.model, patch_size=patch, conditional="prefix", step_size=eta,
-            steps_per_patch=max(1, args.steps // num_patches)),
+            target.model,
+            patch_size=patch,
+            conditional="prefix",
+            step_size=eta,
+            steps_per_patch=max(1, args.steps // num_patches),
+        ),
     }
     return {k: make[k]() for k in args.kernels}
 
@@ -79,22 +94,30 @@ def main(argv=None):
     import jax
     from numpyro.infer import MCMC
 
-    from numpyro_cld import diagnostics
-    from numpyro_cld import plots
+    from numpyro_cld import diagnostics, plots
     from numpyro_cld.targets import balanced_gmm, paper_gmm, song_ermon_toy
 
-    target = {"paper-gmm": lambda: paper_gmm(args.dim),
-              "balanced-gmm": lambda: balanced_gmm(args.dim),
-              "song-ermon-toy": song_ermon_toy}[args.target]()
+    target = {
+        "paper-gmm": lambda: paper_gmm(args.dim),
+        "balanced-gmm": lambda: balanced_gmm(args.dim),
+        "song-ermon-toy": song_ermon_toy,
+    }[args.target]()
     init = target.init_params(jax.random.key(args.seed + 1), args.chains)
-    print(f"{target.name}: d={target.dim}, weights={list(map(float, target.weights))}, "
-          f"start={target.start}, {args.chains} chains x {args.draws} draws x {args.steps} "
-          f"Langevin steps per draw, {jax.device_count()} device(s)")
+    print(
+        f"{target.name}: d={target.dim}, weights={list(map(float, target.weights))}, "
+        f"start={target.start}, {args.chains} chains x {args.draws} draws x {args.steps} "
+        f"Langevin steps per draw, {jax.device_count()} device(s)"
+    )
     runs = {}
     for name, kernel in build(args, target).items():
-        mcmc = MCMC(kernel, num_warmup=0, num_samples=args.draws, num_chains=args.chains,
-                    chain_method=chain_method,
-                    progress_bar=not args.no_progress and args.devices == 1)
+        mcmc = MCMC(
+            kernel,
+            num_warmup=0,
+            num_samples=args.draws,
+            num_chains=args.chains,
+            chain_method=chain_method,
+            progress_bar=not args.no_progress and args.devices == 1,
+        )
         t0 = time.perf_counter()
         mcmc.run(jax.random.key(args.seed), init_params=init)
         jax.block_until_ready(mcmc.last_state.z)

@@ -14,7 +14,6 @@ import time
 
 import jax
 from jax import random
-
 from numpyro.infer import MCMC
 
 from numpyro_cld import ChainedLangevin, Langevin, diagnostics
@@ -36,24 +35,36 @@ def main():
     steps = num_patches * args.steps_per_patch  # Langevin steps per transition, both kernels
     kernels = {
         "vanilla": Langevin(target.model, step_size=args.step_size, num_steps=steps),
-        "chained": ChainedLangevin(target.model, patch_size=args.patch_size,
-                                   conditional="prefix", steps_per_patch=args.steps_per_patch,
-                                   step_size=args.step_size),
+        "chained": ChainedLangevin(
+            target.model,
+            patch_size=args.patch_size,
+            conditional="prefix",
+            steps_per_patch=args.steps_per_patch,
+            step_size=args.step_size,
+        ),
     }
     init = target.init_params(random.key(1), args.chains)  # mode 0
     runs = {}
     for name, kernel in kernels.items():
-        mcmc = MCMC(kernel, num_warmup=0, num_samples=args.draws, num_chains=args.chains,
-                    chain_method="vectorized", progress_bar=False)
+        mcmc = MCMC(
+            kernel,
+            num_warmup=0,
+            num_samples=args.draws,
+            num_chains=args.chains,
+            chain_method="vectorized",
+            progress_bar=False,
+        )
         t0 = time.perf_counter()
         mcmc.run(random.key(0), init_params=init)
         jax.block_until_ready(mcmc.last_state.z)
         print(f"{name}: {time.perf_counter() - t0:.1f} s")
         runs[name] = mcmc
 
-    print(f"paper-gmm d={target.dim}, {args.chains} chains from mode 0, {args.draws} draws, "
-          f"{steps} Langevin steps per draw (eta={args.step_size}; chained: patch_size="
-          f"{args.patch_size}, {args.steps_per_patch} steps per patch)")
+    print(
+        f"paper-gmm d={target.dim}, {args.chains} chains from mode 0, {args.draws} draws, "
+        f"{steps} Langevin steps per draw (eta={args.step_size}; chained: patch_size="
+        f"{args.patch_size}, {args.steps_per_patch} steps per patch)"
+    )
     table = diagnostics.compare_kernels(runs, target)
     print(table)
 
@@ -64,9 +75,11 @@ def main():
 
         os.makedirs(args.plots, exist_ok=True)
         plots.plot_mode_frequencies(table).savefig(
-            os.path.join(args.plots, "paper_gmm_frequencies.png"), dpi=120)
+            os.path.join(args.plots, "paper_gmm_frequencies.png"), dpi=120
+        )
         plots.plot_frequency_vs_steps(table, steps_per_draw=steps).savefig(
-            os.path.join(args.plots, "paper_gmm_frequency_vs_steps.png"), dpi=120)
+            os.path.join(args.plots, "paper_gmm_frequency_vs_steps.png"), dpi=120
+        )
 
 
 if __name__ == "__main__":

@@ -35,17 +35,30 @@ def make_kernel(name, target, chunk, patch_size, eta):
     if name == "vanilla":
         return Langevin(target.model, step_size=eta, num_steps=chunk)
     if name == "annealed":
-        return AnnealedLangevin(target.model, sigmas=ncsn_sigmas(1.0, 0.01, 10), step_size=2e-5,
-                                steps_per_level=max(1, chunk // 10))
-    return ChainedLangevin(target.model, patch_size=patch_size, conditional="prefix",
-                           step_size=eta, steps_per_patch=max(1, chunk // num_patches),
-                           adjust=name == "chained-mh")
+        return AnnealedLangevin(
+            target.model,
+            sigmas=ncsn_sigmas(1.0, 0.01, 10),
+            step_size=2e-5,
+            steps_per_level=max(1, chunk // 10),
+        )
+    return ChainedLangevin(
+        target.model,
+        patch_size=patch_size,
+        conditional="prefix",
+        step_size=eta,
+        steps_per_patch=max(1, chunk // num_patches),
+        adjust=name == "chained-mh",
+    )
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--target", choices=("paper-gmm", "balanced-gmm"), default="paper-gmm",
-                   help="balanced-gmm: weights 1/3 and unit variances (no wide mode)")
+    p.add_argument(
+        "--target",
+        choices=("paper-gmm", "balanced-gmm"),
+        default="paper-gmm",
+        help="balanced-gmm: weights 1/3 and unit variances (no wide mode)",
+    )
     p.add_argument("--chains", type=int, default=1000)
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--patch-size", type=int, default=10)
@@ -56,8 +69,12 @@ def main():
     p.add_argument("--long", action="store_true", help="run to 1e6 steps")
     p.add_argument("--eta", type=float, default=0.1)
     p.add_argument("--warmup", type=int, default=20, help="warmup sweeps of chained-mh")
-    p.add_argument("--devices", type=int, default=1,
-                   help="host devices to shard the chains over (no progress bar when > 1)")
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="host devices to shard the chains over (no progress bar when > 1)",
+    )
     p.add_argument("--out", default=os.path.join("out", "figure1"))
     args = p.parse_args()
     chain_method = chain_method_for(args.devices, args.chains)  # before JAX starts
@@ -84,9 +101,14 @@ def main():
         for name in kernels:
             kernel = make_kernel(name, target, args.chunk, args.patch_size, args.eta)
             warmup = args.warmup if name == "chained-mh" else 0
-            mcmc = MCMC(kernel, num_warmup=warmup, num_samples=num_draws,
-                        num_chains=args.chains, chain_method=chain_method,
-                        progress_bar=args.devices == 1)
+            mcmc = MCMC(
+                kernel,
+                num_warmup=warmup,
+                num_samples=num_draws,
+                num_chains=args.chains,
+                chain_method=chain_method,
+                progress_bar=args.devices == 1,
+            )
             t0 = time.perf_counter()
             mcmc.run(random.key(start), init_params=init)
             jax.block_until_ready(mcmc.last_state.z)
@@ -96,17 +118,26 @@ def main():
             freq = np.asarray(diagnostics.frequencies_by_draw(cov))  # (draws, K)
             row = {int(s): freq[s // args.chunk - 1].round(4).tolist() for s in checkpoints}
             results[f"mode{start}/{name}"] = {"seconds": round(secs, 1), "frequencies": row}
-            print(f"start mode {start} {name:>10} ({secs:6.1f} s): " + "  ".join(
-                f"{s:.0e}: {np.round(f, 3).tolist()}" for s, f in row.items()))
+            print(
+                f"start mode {start} {name:>10} ({secs:6.1f} s): "
+                + "  ".join(f"{s:.0e}: {np.round(f, 3).tolist()}" for s, f in row.items())
+            )
         fig = plots.plot_frequency_vs_steps(coverage, steps_per_draw=args.chunk)
         fig.suptitle(f"{target.name} d={args.dim}, start in mode {start}")
-        fig.savefig(os.path.join(args.out, f"figure1_mode{start}.png"), dpi=120,
-                    bbox_inches="tight")
+        fig.savefig(
+            os.path.join(args.out, f"figure1_mode{start}.png"), dpi=120, bbox_inches="tight"
+        )
     total = time.perf_counter() - t_start
     results["total_seconds"] = round(total, 1)
-    results["setup"] = {"target": target.name, "chains": args.chains, "dim": args.dim, "patch_size": args.patch_size,
-                        "chunk": args.chunk, "max_steps": max_steps,
-                        "devices": jax.device_count()}
+    results["setup"] = {
+        "target": target.name,
+        "chains": args.chains,
+        "dim": args.dim,
+        "patch_size": args.patch_size,
+        "chunk": args.chunk,
+        "max_steps": max_steps,
+        "devices": jax.device_count(),
+    }
     with open(os.path.join(args.out, "figure1.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"total {total:.0f} s; wrote {args.out}/figure1_mode*.png and figure1.json")

@@ -41,18 +41,33 @@ def get_net(name, make, data, args):
         return nets.load(path), None
     net = make()
     steps = args.train_steps
-    result = nets.train(net, data, steps=steps, batch_size=128, seed=args.seed,
-                        learning_rate=optax.cosine_decay_schedule(args.lr, steps),
-                        log_every=max(1, steps // 20), progress=not args.no_progress)
-    print(f"{name}: {steps} Adam steps in {result.seconds:.1f} s; held-out DSM loss "
-          f"{result.holdout_loss[0]:.4f} -> {result.holdout_loss[-1]:.4f}")
+    result = nets.train(
+        net,
+        data,
+        steps=steps,
+        batch_size=128,
+        seed=args.seed,
+        learning_rate=optax.cosine_decay_schedule(args.lr, steps),
+        log_every=max(1, steps // 20),
+        progress=not args.no_progress,
+    )
+    print(
+        f"{name}: {steps} Adam steps in {result.seconds:.1f} s; held-out DSM loss "
+        f"{result.holdout_loss[0]:.4f} -> {result.holdout_loss[-1]:.4f}"
+    )
     nets.save(net, path)
     return net, result
 
 
 def run(kernel, starts, seed):
-    mcmc = MCMC(kernel, num_warmup=0, num_samples=1, num_chains=len(starts),
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=0,
+        num_samples=1,
+        num_chains=len(starts),
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     t = time.perf_counter()
     mcmc.run(jax.random.PRNGKey(seed), init_params=jnp.asarray(starts))
     x = np.asarray(mcmc.get_samples())  # (chains, 64): one sweep per chain
@@ -79,18 +94,38 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny smoke run")
-    p.add_argument("--same-noise", action="store_true",
-                   help="use the same PRNG key for both starts (a coupling check)")
-    p.add_argument("--control", choices=["digits", "mnist"], nargs="*", default=[],
-                   help="also run both kernels with the exact scores of a KDE of the data")
+    p.add_argument(
+        "--same-noise",
+        action="store_true",
+        help="use the same PRNG key for both starts (a coupling check)",
+    )
+    p.add_argument(
+        "--control",
+        choices=["digits", "mnist"],
+        nargs="*",
+        default=[],
+        help="also run both kernels with the exact scores of a KDE of the data",
+    )
     p.add_argument("--control-only", action="store_true", help="skip the learned networks")
     p.add_argument("--control-chains", type=int, default=100)
-    p.add_argument("--control-images", type=int, default=1000,
-                   help="KDE components (a random subset of the data)")
-    p.add_argument("--control-steps", type=int, default=30,
-                   help="steps per level (annealed) and per level and patch (chained)")
-    p.add_argument("--control-patch", type=int, default=None,
-                   help="chained patch size in the control (default: one image row)")
+    p.add_argument(
+        "--control-images",
+        type=int,
+        default=1000,
+        help="KDE components (a random subset of the data)",
+    )
+    p.add_argument(
+        "--control-steps",
+        type=int,
+        default=30,
+        help="steps per level (annealed) and per level and patch (chained)",
+    )
+    p.add_argument(
+        "--control-patch",
+        type=int,
+        default=None,
+        help="chained patch size in the control (default: one image row)",
+    )
     p.add_argument("--control-kernels", nargs="*", default=["annealed", "chained"])
     args = p.parse_args()
     if args.quick:
@@ -107,31 +142,49 @@ def main():
     print(f"digits-flip: {len(data.images)} images, {data.inverted.mean():.3f} inverted")
 
     t0 = time.perf_counter()
-    conv, conv_res = get_net("conv", lambda: nets.ScoreConv(
-        (8, 8), sigmas, channels=32, depth=4, rngs=nnx.Rngs(args.seed)), data.images, args)
-    lstm, lstm_res = get_net("lstm", lambda: nets.PatchLSTM(
-        (8, 8), 8, sigmas, hidden=128, num_layers=1, rngs=nnx.Rngs(args.seed + 1)),
-        data.images, args)
-    print(f"training (both networks, incl. compilation): {time.perf_counter() - t0:.1f} s "
-          f"on {os.cpu_count()} CPU cores (shared machine: measured once)")
+    conv, conv_res = get_net(
+        "conv",
+        lambda: nets.ScoreConv((8, 8), sigmas, channels=32, depth=4, rngs=nnx.Rngs(args.seed)),
+        data.images,
+        args,
+    )
+    lstm, lstm_res = get_net(
+        "lstm",
+        lambda: nets.PatchLSTM(
+            (8, 8), 8, sigmas, hidden=128, num_layers=1, rngs=nnx.Rngs(args.seed + 1)
+        ),
+        data.images,
+        args,
+    )
+    print(
+        f"training (both networks, incl. compilation): {time.perf_counter() - t0:.1f} s "
+        f"on {os.cpu_count()} CPU cores (shared machine: measured once)"
+    )
 
     # starts: the same digits, as originals and inverted (not the flipped training set)
     originals = digits_flip(flip_prob=0.0, seed=args.seed + 7).images
-    pick = np.random.default_rng(args.seed).choice(len(originals), args.num_samples,
-                                                   replace=False)
+    pick = np.random.default_rng(args.seed).choice(len(originals), args.num_samples, replace=False)
     starts = {"original": originals[pick].reshape(-1, 64)}
     starts["inverted"] = 1.0 - starts["original"]
 
     kernels = {
         "annealed": lambda: AnnealedLangevin(
-            score_fn=nets.as_score_fn(conv, sigmas), sigmas=sigmas,
-            steps_per_level=args.steps_per_level, step_size=args.eps, store_levels=True),
+            score_fn=nets.as_score_fn(conv, sigmas),
+            sigmas=sigmas,
+            steps_per_level=args.steps_per_level,
+            step_size=args.eps,
+            store_levels=True,
+        ),
         "chained": lambda: ChainedLangevin(
             # the kernel's state keeps the full target's score: the conv net at sigma_L
             score_fn=lambda z: nets.as_score_fn(conv)(z, sigmas[-1]),
             prefix_source=nets.as_prefix_source(lstm, sigmas, patch_size=8),
-            conditional="prefix", patch_size=8, sigmas=sigmas, step_size=args.eps,
-            steps_per_patch=args.steps_per_patch),
+            conditional="prefix",
+            patch_size=8,
+            sigmas=sigmas,
+            step_size=args.eps,
+            steps_per_patch=args.steps_per_patch,
+        ),
     }
     results = {}
     for kname, make in kernels.items():
@@ -143,34 +196,46 @@ def main():
             frac = float(cov["frequency"].values[1])
             se = np.sqrt(max(frac * (1 - frac), 1e-12) / len(lab))
             results[kname, sname] = (x, frac)
-            print(f"{kname:9s} from {sname:8s}: inverted fraction {frac:.3f} (+- {se:.3f}), "
-                  f"non-finite {int((~np.isfinite(x)).any(-1).sum())}, {sec:.1f} s")
+            print(
+                f"{kname:9s} from {sname:8s}: inverted fraction {frac:.3f} (+- {se:.3f}), "
+                f"non-finite {int((~np.isfinite(x)).any(-1).sum())}, {sec:.1f} s"
+            )
             if levels is not None:  # where the mode is decided: after each level
-                per_level = [float(is_inverted(np.asarray(levels)[:, k]).mean())
-                             for k in range(len(sigmas))]
-                print("    inverted after each level (sigma "
-                      f"{sigmas[0]:.2f} -> {sigmas[-1]:.2f}):", np.round(per_level, 3))
+                per_level = [
+                    float(is_inverted(np.asarray(levels)[:, k]).mean()) for k in range(len(sigmas))
+                ]
+                print(
+                    f"    inverted after each level (sigma {sigmas[0]:.2f} -> {sigmas[-1]:.2f}):",
+                    np.round(per_level, 3),
+                )
         if args.same_noise:  # same noise from both starts: has the start been forgotten?
             diff = np.abs(results[kname, "original"][0] - results[kname, "inverted"][0])
-            print(f"    {kname}: same noise, max |sample(original) - sample(inverted)| = "
-                  f"{diff.max():.2e}")
-    np.savez(os.path.join(args.out, "samples.npz"),
-             **{f"{k}_{s}": v[0] for (k, s), v in results.items()})
+            print(
+                f"    {kname}: same noise, max |sample(original) - sample(inverted)| = "
+                f"{diff.max():.2e}"
+            )
+    np.savez(
+        os.path.join(args.out, "samples.npz"), **{f"{k}_{s}": v[0] for (k, s), v in results.items()}
+    )
 
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(9, 6.3))
     for r, sname in enumerate(starts):
         panels = [("start: " + sname, starts[sname])] + [
-            (f"{k} (inv. {results[k, sname][1]:.2f})", results[k, sname][0]) for k in kernels]
+            (f"{k} (inv. {results[k, sname][1]:.2f})", results[k, sname][0]) for k in kernels
+        ]
         for c, (title, imgs) in enumerate(panels):
             axes[r, c].imshow(mosaic(imgs), cmap="gray", vmin=0, vmax=1)
             axes[r, c].set_title(title, fontsize=9)
             axes[r, c].axis("off")
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, "image_flip_grid.png"), dpi=120)
-    trained = [(n, r) for n, r in (("conv (annealed)", conv_res), ("LSTM (chained)", lstm_res))
-               if r is not None]
+    trained = [
+        (n, r)
+        for n, r in (("conv (annealed)", conv_res), ("LSTM (chained)", lstm_res))
+        if r is not None
+    ]
     if trained:
         fig, ax = plt.subplots(figsize=(5, 3.2))
         for name, res in trained:
@@ -201,51 +266,78 @@ def exact_control(name, sigmas, args, bandwidth=0.05):
 
     data = digits_flip(seed=args.seed) if name == "digits" else mnist5k_flip(seed=args.seed)
     rng = np.random.default_rng(args.seed + 3)
-    keep = rng.choice(len(data.images), min(args.control_images, len(data.images)),
-                      replace=False)
+    keep = rng.choice(len(data.images), min(args.control_images, len(data.images)), replace=False)
     images = jnp.asarray(data.images[keep].reshape(len(keep), -1))
     side = data.images.shape[-1]
 
     def model():
-        numpyro.sample("x", dist.MixtureSameFamily(
-            dist.Categorical(logits=jnp.zeros(images.shape[0])),
-            dist.Normal(images, bandwidth).to_event(1)))
+        numpyro.sample(
+            "x",
+            dist.MixtureSameFamily(
+                dist.Categorical(logits=jnp.zeros(images.shape[0])),
+                dist.Normal(images, bandwidth).to_event(1),
+            ),
+        )
 
     n = args.control_chains
     originals = (digits_flip if name == "digits" else mnist5k_flip)(
-        flip_prob=0.0, seed=args.seed + 7).images.reshape(-1, side * side)
+        flip_prob=0.0, seed=args.seed + 7
+    ).images.reshape(-1, side * side)
     pick = np.random.default_rng(args.seed).choice(len(originals), n, replace=False)
-    print(f"exact-score control on {name}-flip (KDE of {len(keep)} images, bandwidth "
-          f"{bandwidth}, d = {side**2}, {n} chains per start, {args.control_steps} steps per "
-          "level (and patch)):")
+    print(
+        f"exact-score control on {name}-flip (KDE of {len(keep)} images, bandwidth "
+        f"{bandwidth}, d = {side**2}, {n} chains per start, {args.control_steps} steps per "
+        "level (and patch)):"
+    )
     steps = args.control_steps
     patch = args.control_patch or side
     print(f"  chained patch size {patch}")
     runs = {
-        "annealed": lambda: AnnealedLangevin(model, sigmas=sigmas, steps_per_level=steps,
-                                             step_size=args.eps, store_levels=True),
-        "chained": lambda: ChainedLangevin(model, conditional="prefix", patch_size=patch,
-                                           sigmas=sigmas, step_size=args.eps,
-                                           steps_per_patch=steps),
+        "annealed": lambda: AnnealedLangevin(
+            model, sigmas=sigmas, steps_per_level=steps, step_size=args.eps, store_levels=True
+        ),
+        "chained": lambda: ChainedLangevin(
+            model,
+            conditional="prefix",
+            patch_size=patch,
+            sigmas=sigmas,
+            step_size=args.eps,
+            steps_per_patch=steps,
+        ),
     }
     for kname, make in ((k, runs[k]) for k in args.control_kernels):
         for j, sname in enumerate(("original", "inverted")):
             x0 = originals[pick] if sname == "original" else 1.0 - originals[pick]
-            mcmc = MCMC(make(), num_warmup=0, num_samples=1, num_chains=n,
-                        chain_method="vectorized", progress_bar=False)
+            mcmc = MCMC(
+                make(),
+                num_warmup=0,
+                num_samples=1,
+                num_chains=n,
+                chain_method="vectorized",
+                progress_bar=False,
+            )
             t = time.perf_counter()
-            mcmc.run(jax.random.PRNGKey(args.seed + 11 + 100 * j),
-                     init_params={"x": jnp.asarray(x0)})
+            mcmc.run(
+                jax.random.PRNGKey(args.seed + 11 + 100 * j), init_params={"x": jnp.asarray(x0)}
+            )
             x = np.asarray(mcmc.get_samples()["x"])
             frac = float(is_inverted(x).mean())
-            line = (f"  {kname:9s} from {sname:8s}: inverted fraction {frac:.3f} "
-                    f"(+- {np.sqrt(max(frac * (1 - frac), 1e-12) / n):.3f}), "
-                    f"{time.perf_counter() - t:.1f} s")
+            line = (
+                f"  {kname:9s} from {sname:8s}: inverted fraction {frac:.3f} "
+                f"(+- {np.sqrt(max(frac * (1 - frac), 1e-12) / n):.3f}), "
+                f"{time.perf_counter() - t:.1f} s"
+            )
             levels = getattr(mcmc.last_state, "level_z", None)
             if levels is not None:
-                line += ", after each level: " + str(np.round(
-                    [float(is_inverted(np.asarray(levels)[:, k]).mean())
-                     for k in range(len(sigmas))], 2))
+                line += ", after each level: " + str(
+                    np.round(
+                        [
+                            float(is_inverted(np.asarray(levels)[:, k]).mean())
+                            for k in range(len(sigmas))
+                        ],
+                        2,
+                    )
+                )
             print(line)
 
 

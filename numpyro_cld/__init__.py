@@ -16,15 +16,31 @@ from .samplers import LangevinState
 
 __version__ = "0.2.0.dev0"
 
-__all__ = ["LangevinState", "StepInfo", "StepState", "langevin_step", "langevin_steps",
-           "sharded_chains"]
+__all__ = [
+    "LangevinState",
+    "StepInfo",
+    "StepState",
+    "langevin_step",
+    "langevin_steps",
+    "sharded_chains",
+]
 __all__ += kernels.__all__
 
 # modules that load on first use: diagnostics (xarray, pandas), plots (matplotlib) and nets
 # (flax) are heavy, so that `import numpyro_cld` costs only the kernels; the modules of
 # version 0.1 that moved (step, scores, smoothing, prefix, prefix_sources) warn when loaded
-_LAZY = ("diagnostics", "plots", "nets", "calibration", "data", "step", "scores", "smoothing",
-         "prefix", "prefix_sources")
+_LAZY = (
+    "diagnostics",
+    "plots",
+    "nets",
+    "calibration",
+    "data",
+    "step",
+    "scores",
+    "smoothing",
+    "prefix",
+    "prefix_sources",
+)
 
 
 def __getattr__(name):

@@ -13,14 +13,13 @@ S. Talts, M. Betancourt, D. Simpson, A. Vehtari, A. Gelman (2018).
 from __future__ import annotations
 
 import copy
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import random
 from numpy.typing import ArrayLike
-
 from numpyro.distributions.transforms import biject_to
 from numpyro.infer import Predictive
 from numpyro.infer.mcmc import MCMCKernel
@@ -36,11 +35,19 @@ class SBCResult(NamedTuple):
     num_draws: int
 
 
-def sbc_ranks(kernel: MCMCKernel, rng_key: jax.Array, *, data_site: str,
-              num_replications: int = 1000, num_warmup: int = 500, num_draws: int = 99,
-              thin: int = 1, coords: Optional[dict[str, int]] = None,
-              model_args: tuple = (), model_kwargs: Optional[dict[str, Any]] = None
-              ) -> SBCResult:
+def sbc_ranks(
+    kernel: MCMCKernel,
+    rng_key: jax.Array,
+    *,
+    data_site: str,
+    num_replications: int = 1000,
+    num_warmup: int = 500,
+    num_draws: int = 99,
+    thin: int = 1,
+    coords: dict[str, int] | None = None,
+    model_args: tuple = (),
+    model_kwargs: dict[str, Any] | None = None,
+) -> SBCResult:
     """Ranks of prior draws among posterior draws for ``num_replications`` data sets.
 
     :param kernel: a numpyro_cld kernel built from a model that takes its observations as the
@@ -65,7 +72,8 @@ def sbc_ranks(kernel: MCMCKernel, rng_key: jax.Array, *, data_site: str,
     kernel.warn_faults = False
     key_prior, key_run = random.split(rng_key)
     prior = Predictive(kernel.model, num_samples=num_replications)(
-        key_prior, *model_args, **model_kwargs)
+        key_prior, *model_args, **model_kwargs
+    )
     latent = [k for k in prior if k != data_site]
     coords = {k: 0 for k in latent} if coords is None else dict(coords)
     for k in coords:
@@ -75,6 +83,7 @@ def sbc_ranks(kernel: MCMCKernel, rng_key: jax.Array, *, data_site: str,
     def unconstrained_truth(name):
         # the model's own support transform maps the prior draw to the kernel's space
         from numpyro.handlers import seed, trace
+
         tr = trace(seed(kernel.model, 0)).get_trace(*model_args, **model_kwargs)
         t = biject_to(tr[name]["fn"].support)
         return t.inv(prior[name]).reshape(num_replications, -1)[:, coords[name]]
@@ -102,8 +111,9 @@ def sbc_ranks(kernel: MCMCKernel, rng_key: jax.Array, *, data_site: str,
     return SBCResult(ranks, num_draws)
 
 
-def rank_uniformity_test(ranks: ArrayLike, num_draws: int,
-                         num_bins: int = 10) -> tuple[float, float]:
+def rank_uniformity_test(
+    ranks: ArrayLike, num_draws: int, num_bins: int = 10
+) -> tuple[float, float]:
     """Chi-square test of uniform ranks on ``0..num_draws`` with ``num_bins`` equal bins.
 
     :param ranks: integer ranks in ``0..num_draws``.

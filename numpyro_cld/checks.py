@@ -35,9 +35,7 @@ def open_unit(name, value):
 
 def one_of(name, value, options):
     if value not in options:
-        raise ValueError(
-            f"`{name}` must be one of {sorted(options)}, got {value!r}."
-        )
+        raise ValueError(f"`{name}` must be one of {sorted(options)}, got {value!r}.")
     return value
 
 
@@ -55,6 +53,10 @@ def renamed(new_name, new_value, old_name, old_value, stacklevel=3):
         return new_value
     if new_value is not None:
         raise ValueError(f"Give `{new_name}` only: `{old_name}` is its former name.")
-    warnings.warn(f"`{old_name}` is renamed `{new_name}` (same meaning); `{old_name}` will be "
-                  "removed in version 0.3.0.", FutureWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"`{old_name}` is renamed `{new_name}` (same meaning); `{old_name}` will be "
+        "removed in version 0.3.0.",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
     return old_value

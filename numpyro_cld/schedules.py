@@ -1,6 +1,7 @@
 """Noise schedules, diffusion paths and their base distributions.
 
-Three annealing paths lead from an easy distribution to the target ``p`` (DESIGN.md §1):
+Three annealing paths lead from an easy distribution to the target ``p``
+(``docs/annealed.md``, "Paths and schedules"):
 
 - ``"ve"`` (NCSN, variance exploding): ``p_sigma = p * N(0, sigma^2 I)`` for
   ``sigma_1 > ... > sigma_L`` (:func:`ncsn_sigmas`, :func:`ncsn_step_sizes`).
@@ -14,7 +15,6 @@ Three annealing paths lead from an easy distribution to the target ``p`` (DESIGN
 from __future__ import annotations
 
 import math
-from typing import Union
 
 import jax
 import jax.numpy as jnp
@@ -57,8 +57,7 @@ def check_sigmas(sigmas: ArrayLike, name: str = "sigmas") -> jax.Array:
     return jnp.asarray(arr, jnp.float32)
 
 
-def check_lambdas(lambdas: ArrayLike, name: str = "lambdas",
-                  allow_zero: bool = False) -> jax.Array:
+def check_lambdas(lambdas: ArrayLike, name: str = "lambdas", allow_zero: bool = False) -> jax.Array:
     """``lambdas`` as a float32 array: 1-d, at least one level, strictly increasing, in
     ``(0, 1]`` (``[0, 1]`` with ``allow_zero``, for the tempered path)."""
     arr = np.asarray(lambdas, dtype=np.float64)
@@ -75,8 +74,7 @@ def check_lambdas(lambdas: ArrayLike, name: str = "lambdas",
     return jnp.asarray(arr, jnp.float32)
 
 
-def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01,
-                num_levels: int = 10) -> jax.Array:
+def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num_levels: int = 10) -> jax.Array:
     """Geometric noise levels ``sigma_1 = sigma_max > ... > sigma_L = sigma_min`` (NCSN).
 
     With ``num_levels = 1`` the single level is ``sigma_min`` (the target's own level).
@@ -101,8 +99,9 @@ def ncsn_step_sizes(eps: float, sigmas: ArrayLike) -> jax.Array:
     return eps * sigmas**2 / sigmas[-1] ** 2
 
 
-def vp_lambdas(num_levels: int = 10, schedule: str = "linear",
-               lambda_min: float = 1e-3) -> jax.Array:
+def vp_lambdas(
+    num_levels: int = 10, schedule: str = "linear", lambda_min: float = 1e-3
+) -> jax.Array:
     """Increasing ``lambda_1 = lambda_min < ... < lambda_L = 1`` for the vp / tempered paths.
 
     On the grid ``t_i = (i - 1) / (L - 1)``:
@@ -143,13 +142,15 @@ class GaussianBase:
     def log_prob(self, x: jax.Array) -> jax.Array:
         d = x.shape[-1]
         return -0.5 * jnp.sum(x**2, -1) / self.scale**2 - d * (
-            math.log(self.scale) + 0.5 * math.log(2 * math.pi))
+            math.log(self.scale) + 0.5 * math.log(2 * math.pi)
+        )
 
     def score(self, x: jax.Array) -> jax.Array:
         return -x / self.scale**2
 
-    def sample(self, rng_key: jax.Array, shape: tuple[int, ...],
-               dtype: DTypeLike = jnp.float32) -> jax.Array:
+    def sample(
+        self, rng_key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32
+    ) -> jax.Array:
         return self.scale * normal(rng_key, shape, dtype)
 
     def __repr__(self) -> str:
@@ -174,16 +175,18 @@ class StudentTBase:
 
     def log_prob(self, x: jax.Array) -> jax.Array:
         a, s, d = self.alpha, self.scale, x.shape[-1]
-        norm = (gammaln((a + d) / 2) - gammaln(a / 2)
-                - 0.5 * d * jnp.log(a * math.pi) - d * math.log(s))
+        norm = (
+            gammaln((a + d) / 2) - gammaln(a / 2) - 0.5 * d * jnp.log(a * math.pi) - d * math.log(s)
+        )
         return norm - 0.5 * (a + d) * jnp.log1p(jnp.sum(x**2, -1) / (a * s**2))
 
     def score(self, x: jax.Array) -> jax.Array:
         a, s, d = self.alpha, self.scale, x.shape[-1]
         return -(a + d) * x / (a * s**2 + jnp.sum(x**2, -1, keepdims=True))
 
-    def sample(self, rng_key: jax.Array, shape: tuple[int, ...],
-               dtype: DTypeLike = jnp.float32) -> jax.Array:
+    def sample(
+        self, rng_key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32
+    ) -> jax.Array:
         # Gaussian scale mixture: Z = scale * G / sqrt(W / alpha), W ~ chi^2_alpha per vector
         key_g, key_w = random.split(rng_key)
         g = normal(key_g, shape, dtype)
@@ -194,8 +197,7 @@ class StudentTBase:
         return f"StudentTBase(alpha={self.alpha}, scale={self.scale})"
 
 
-def as_base(base: Union[str, tuple, GaussianBase, StudentTBase]
-            ) -> Union[GaussianBase, StudentTBase]:
+def as_base(base: str | tuple | GaussianBase | StudentTBase) -> GaussianBase | StudentTBase:
     """``"gaussian"``, ``("student_t", alpha)`` or a base object -> a base object."""
     if isinstance(base, (GaussianBase, StudentTBase)):
         return base
@@ -218,4 +220,3 @@ def vp_coefficients(lam: ArrayLike) -> tuple[jax.Array, jax.Array]:
     """``(a, tau) = (sqrt(lam), sqrt(1 - lam))`` of ``X_lam = a X + tau Z``."""
     lam = jnp.asarray(lam)
     return jnp.sqrt(lam), jnp.sqrt(jnp.clip(1.0 - lam, 0.0, None))
-

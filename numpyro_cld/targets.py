@@ -9,16 +9,14 @@ models, with their mode-assignment rules and start distributions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import random
-from jax.typing import ArrayLike
-
 import numpyro
 import numpyro.distributions as dist
+from jax import random
+from jax.typing import ArrayLike
 
 __all__ = ["GaussianMixtureTarget", "paper_gmm", "balanced_gmm", "song_ermon_toy"]
 
@@ -40,7 +38,7 @@ class GaussianMixtureTarget:
     weights: np.ndarray
     locs: np.ndarray
     scales: np.ndarray
-    start: Union[str, tuple] = "mode0"
+    start: str | tuple = "mode0"
     site: str = "x"
 
     @property
@@ -82,8 +80,9 @@ class GaussianMixtureTarget:
         """
         return jnp.argmax(self.log_responsibilities(x), axis=-1)
 
-    def init_params(self, rng_key: jax.Array, num_chains: int,
-                    start: Optional[Union[str, tuple]] = None) -> dict[str, jax.Array]:
+    def init_params(
+        self, rng_key: jax.Array, num_chains: int, start: str | tuple | None = None
+    ) -> dict[str, jax.Array]:
         """Start values ``{site: (num_chains, d)}`` drawn from the start distribution.
 
         :param rng_key: PRNG key.
@@ -98,12 +97,9 @@ class GaussianMixtureTarget:
             eps = random.normal(rng_key, (num_chains, self.dim))
             x = jnp.asarray(self.locs[k]) + jnp.asarray(self.scales[k]) * eps
         elif isinstance(start, tuple) and start[0] == "uniform":
-            x = random.uniform(rng_key, (num_chains, self.dim), minval=start[1],
-                               maxval=start[2])
+            x = random.uniform(rng_key, (num_chains, self.dim), minval=start[1], maxval=start[2])
         else:
-            raise ValueError(
-                f"`start` must be 'mode<k>' or ('uniform', low, high), got {start!r}."
-            )
+            raise ValueError(f"`start` must be 'mode<k>' or ('uniform', low, high), got {start!r}.")
         return {self.site: x}
 
 

@@ -5,22 +5,27 @@ import pickle
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
-from jax import random
-
 import numpyro
 import numpyro.distributions as dist
+import pytest
+from conftest import within_mc_error
+from jax import random
 from numpyro.infer import MCMC
 
-from conftest import within_mc_error
 from numpyro_cld import AnnealedLangevin, Langevin
 from numpyro_cld.schedules import ncsn_sigmas, vp_lambdas
 from numpyro_cld.targets import paper_gmm, song_ermon_toy
 
 
 def run(kernel, num_chains, num_samples, init_params=None, seed=0, extra_fields=()):
-    mcmc = MCMC(kernel, num_warmup=0, num_samples=num_samples, num_chains=num_chains,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=0,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(random.key(seed), init_params=init_params, extra_fields=extra_fields)
     return mcmc
 
@@ -34,8 +39,9 @@ def test_mala_sweep_samples_last_smoothed_level_exactly():
     """With MALA at every level the sweep leaves the last level's law invariant: for
     N(m, 0.25 I) on the ve path the draws follow N(m, (0.25 + sigma_L^2) I)."""
     sigmas = jnp.array([1.0, 0.5, 0.3])
-    kernel = AnnealedLangevin(gaussian_model, sigmas=sigmas, steps_per_level=20, step_size=0.02,
-                              adjust=True)
+    kernel = AnnealedLangevin(
+        gaussian_model, sigmas=sigmas, steps_per_level=20, step_size=0.02, adjust=True
+    )
     mcmc = run(kernel, 200, 20, extra_fields=("accept_prob",))
     draws = mcmc.get_samples(group_by_chain=True)["x"]
     # tolerances from the Monte-Carlo error (ESS) of the draws, see conftest
@@ -47,7 +53,7 @@ def test_mala_sweep_samples_last_smoothed_level_exactly():
 def test_score_fn_path_ula_stationary_law():
     """A learned-score stand-in ``score_fn(x, sigma)`` for N(0, I) smoothed to sigma: the
     last level is N(0, v I), v = 1 + sigma_L^2, and ULA's stationary variance there is
-    v / (1 - eta_L / (2 v)) (DESIGN.md §1)."""
+    v / (1 - eta_L / (2 v)) (the ULA bias of docs/convention.md)."""
 
     def score_fn(x, sigma):
         return -x / (1.0 + sigma**2)
@@ -62,23 +68,40 @@ def test_score_fn_path_ula_stationary_law():
 
 
 def test_tempered_path_mala_targets_model():
-    kernel = AnnealedLangevin(gaussian_model, path="tempered", lambdas=[0.0, 0.5, 1.0],
-                              steps_per_level=15, step_size=0.05, adjust=True)
+    kernel = AnnealedLangevin(
+        gaussian_model,
+        path="tempered",
+        lambdas=[0.0, 0.5, 1.0],
+        steps_per_level=15,
+        step_size=0.05,
+        adjust=True,
+    )
     draws = run(kernel, 200, 20).get_samples(group_by_chain=True)["x"]
     within_mc_error(draws, np.array([1.0, -1.0]), 0.25)
 
 
 def test_vp_exact_path_final_level_is_target():
     # lambda_L = 1: the last level is the model itself
-    kernel = AnnealedLangevin(gaussian_model, path="vp", lambdas=vp_lambdas(5, "cosine"),
-                              steps_per_level=15, step_size=0.05, adjust=True)
+    kernel = AnnealedLangevin(
+        gaussian_model,
+        path="vp",
+        lambdas=vp_lambdas(5, "cosine"),
+        steps_per_level=15,
+        step_size=0.05,
+        adjust=True,
+    )
     draws = run(kernel, 200, 20).get_samples(group_by_chain=True)["x"]
     within_mc_error(draws, np.array([1.0, -1.0]), 0.25)
 
 
 def test_start_from_base_forgets_the_initial_state():
-    kernel = AnnealedLangevin(gaussian_model, sigmas=ncsn_sigmas(3.0, 0.05, 6),
-                              steps_per_level=30, step_size=2e-4, start_from_base=True)
+    kernel = AnnealedLangevin(
+        gaussian_model,
+        sigmas=ncsn_sigmas(3.0, 0.05, 6),
+        steps_per_level=30,
+        step_size=2e-4,
+        start_from_base=True,
+    )
     far = {"x": jnp.full((64, 2), 1e3)}
     draws = run(kernel, 64, 2, init_params=far).get_samples()["x"]
     assert np.all(np.isfinite(draws))
@@ -91,8 +114,12 @@ def test_one_compiled_sweep_nested_scans():
     grow with L or steps_per_level (no Python loop over levels or steps)."""
 
     def sample_jaxpr(num_levels, steps):
-        kernel = AnnealedLangevin(gaussian_model, sigmas=ncsn_sigmas(1.0, 0.1, num_levels),
-                                  steps_per_level=steps, step_size=1e-3)
+        kernel = AnnealedLangevin(
+            gaussian_model,
+            sigmas=ncsn_sigmas(1.0, 0.1, num_levels),
+            steps_per_level=steps,
+            step_size=1e-3,
+        )
         state = kernel.init(random.key(0), 0, {"x": jnp.zeros(2)}, (), {})
         return jax.make_jaxpr(lambda s: kernel.sample(s, (), {}))(state).jaxpr
 
@@ -110,24 +137,27 @@ def test_one_compiled_sweep_nested_scans():
 
 
 def test_extra_fields_and_store_levels():
-    kernel = AnnealedLangevin(gaussian_model, sigmas=[1.0, 0.5, 0.1], steps_per_level=4,
-                              step_size=0.01, store_levels=True)
-    mcmc = run(kernel, 3, 5, extra_fields=("accept_prob", "diverging", "num_diverging",
-                                           "level_z"))
+    kernel = AnnealedLangevin(
+        gaussian_model, sigmas=[1.0, 0.5, 0.1], steps_per_level=4, step_size=0.01, store_levels=True
+    )
+    mcmc = run(kernel, 3, 5, extra_fields=("accept_prob", "diverging", "num_diverging", "level_z"))
     extra = mcmc.get_extra_fields(group_by_chain=True)
     assert extra["accept_prob"].shape == (3, 5) and np.all(extra["accept_prob"] == 1.0)
     assert extra["diverging"].shape == (3, 5) and not extra["diverging"].any()
     assert extra["level_z"].shape == (3, 5, 3, 2)
     # the last stored level is the returned draw
-    np.testing.assert_allclose(extra["level_z"][:, :, -1],
-                               mcmc.get_samples(group_by_chain=True)["x"])
+    np.testing.assert_allclose(
+        extra["level_z"][:, :, -1], mcmc.get_samples(group_by_chain=True)["x"]
+    )
 
 
 def test_faulty_score_is_flagged_not_propagated():
     def score_fn(x, sigma):
         return jnp.where(x > 0.5, jnp.nan, -x / (1 + sigma**2))
 
-    kernel = AnnealedLangevin(score_fn=score_fn, sigmas=[1.0, 0.5], steps_per_level=50, step_size=0.1)
+    kernel = AnnealedLangevin(
+        score_fn=score_fn, sigmas=[1.0, 0.5], steps_per_level=50, step_size=0.1
+    )
     with pytest.warns(RuntimeWarning, match="AnnealedLangevin.*non-finite"):
         mcmc = run(kernel, 16, 3, init_params=jnp.zeros((16, 1)), extra_fields=("diverging",))
     assert np.all(np.isfinite(mcmc.get_samples()))
@@ -147,9 +177,13 @@ def _unit_score(x, sigma):
 
 # -- Student-t path --------------------------------------------------------------------
 def two_mode_model():
-    numpyro.sample("x", dist.MixtureSameFamily(
-        dist.Categorical(jnp.array([0.3, 0.7])),
-        dist.Normal(jnp.array([[-2.0, -2.0], [2.0, 2.0]]), 0.5).to_event(1)))
+    numpyro.sample(
+        "x",
+        dist.MixtureSameFamily(
+            dist.Categorical(jnp.array([0.3, 0.7])),
+            dist.Normal(jnp.array([[-2.0, -2.0], [2.0, 2.0]]), 0.5).to_event(1),
+        ),
+    )
 
 
 @pytest.mark.slow
@@ -160,9 +194,18 @@ def test_student_t_path_finite_with_heavy_tails_early():
     lambdas = vp_lambdas(6, "exponential", lambda_min=1e-3)
 
     def level_draws(base):
-        kernel = AnnealedLangevin(two_mode_model, path="vp", lambdas=lambdas, base=base,
-                                  smoothing="mc", num_mc_samples=16, steps_per_level=30,
-                                  step_size=0.02, start_from_base=True, store_levels=True)
+        kernel = AnnealedLangevin(
+            two_mode_model,
+            path="vp",
+            lambdas=lambdas,
+            base=base,
+            smoothing="mc",
+            num_mc_samples=16,
+            steps_per_level=30,
+            step_size=0.02,
+            start_from_base=True,
+            store_levels=True,
+        )
         mcmc = run(kernel, 300, 1, extra_fields=("level_z",))
         return np.asarray(mcmc.get_extra_fields()["level_z"])  # (draws, L, 2)
 
@@ -170,28 +213,33 @@ def test_student_t_path_finite_with_heavy_tails_early():
     assert np.all(np.isfinite(t_levels)) and np.all(np.isfinite(g_levels))
     first_t, first_g = np.abs(t_levels[:, 0]), np.abs(g_levels[:, 0])
     # 600 coordinates at lambda = 1e-3 (about the base): a t_3 marginal has P(|T| > 3) = 0.058
-    # (35 expected; P(Poisson(35) < 18) ~ 2e-3), N(0, 1) has 0.0027 (1.6 expected; P(>= 9) ~ 1e-4)
+    # (35 expected; P(Poisson(35) < 18) ~ 2e-3). The Gaussian level is not exactly N(0, 1): the
+    # 16-sample Monte-Carlo score adds noise, measured 1-12 coordinates beyond 3 over 12 runs
+    # (mean 6.3, as N(0, 1.18^2)); t_3 must give at least twice as many
     assert np.mean(first_t > 3) > 0.03, np.mean(first_t > 3)
-    assert np.mean(first_g > 3) < 0.015, np.mean(first_g > 3)
+    assert np.sum(first_t > 3) > 2 * np.sum(first_g > 3), (np.sum(first_t > 3), np.sum(first_g > 3))
     # beyond 5: t_3 has P = 0.0154 (9.2 expected; P(Poisson(9.2) < 3) ~ 6e-3), N(0, 1) 5.7e-7
     assert np.sum(first_t > 5) >= 3 and np.sum(first_g > 5) == 0, (
-        np.sum(first_t > 5), np.sum(first_g > 5))
+        np.sum(first_t > 5),
+        np.sum(first_g > 5),
+    )
     # last level (lambda = 1) is the target: most draws within 1.5 of a mode
     last = t_levels[:, -1]
     near = np.minimum(np.abs(last - 2).max(-1), np.abs(last + 2).max(-1)) < 1.5
     assert near.mean() > 0.9, near.mean()
 
 
-# -- benchmark claims (DESIGN.md §3) ---------------------------------------------------
+# -- benchmark claims (docs/convention.md, "Benchmark targets") ----------------------------
 @pytest.mark.slow
 def test_song_ermon_toy_annealed_recovers_weights_vanilla_does_not():
-    """NCSN toy: sigma geometric 20 -> 1, L = 10, eps = 0.05, 300 steps per level (the
-    design's 100 per level gives ~0.76-0.78: mass freezes while the modes separate)."""
+    """NCSN toy: sigma geometric 20 -> 1, L = 10, step_size = 0.05, 300 steps per level (the
+    NCSN toy's 100 per level gives ~0.76-0.78: mass freezes while the modes separate)."""
     target = song_ermon_toy()
     num_chains, sweeps = 512, 4
     x0 = target.init_params(random.key(1), num_chains)
-    kernel = AnnealedLangevin(target.model, sigmas=ncsn_sigmas(20.0, 1.0, 10),
-                              steps_per_level=300, step_size=0.05)
+    kernel = AnnealedLangevin(
+        target.model, sigmas=ncsn_sigmas(20.0, 1.0, 10), steps_per_level=300, step_size=0.05
+    )
     draws = run(kernel, num_chains, sweeps, init_params=x0).get_samples()["x"]
     frac = float((target.assign(draws) == 1).mean())
     # sweeps restart at sigma = 20, where the chain forgets its start: 2048 near-independent
@@ -213,8 +261,9 @@ def test_paper_gmm_annealed_small_sigma_stays_in_mode_0():
     chains per sweep leak to modes 1/2 (measured: 7.7% of draws over 10 sweeps, 1000 chains)."""
     target = paper_gmm()
     num_chains = 300
-    kernel = AnnealedLangevin(target.model, sigmas=ncsn_sigmas(1.0, 0.01, 10),
-                              steps_per_level=100, step_size=2e-5)
+    kernel = AnnealedLangevin(
+        target.model, sigmas=ncsn_sigmas(1.0, 0.01, 10), steps_per_level=100, step_size=2e-5
+    )
     x0 = target.init_params(random.key(2), num_chains, "mode0")
     draws = run(kernel, num_chains, 3, init_params=x0).get_samples()["x"]
     freq = np.bincount(np.asarray(target.assign(draws)), minlength=3) / (3 * num_chains)
@@ -233,30 +282,33 @@ def observed_model():
     numpyro.sample("obs", dist.Normal(mu, 1.0), obs=jnp.array(0.3))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(sigmas=[1.0, 1.0, 0.1]), "sigmas.*strictly decreasing"),
-    (dict(sigmas=[0.1, 1.0]), "sigmas.*strictly decreasing"),
-    (dict(sigmas=[1.0, 0.0]), "sigmas.*positive"),
-    (dict(sigmas=[1.0, -0.1]), "sigmas.*positive"),
-    (dict(sigmas=[]), "sigmas.*L = 0"),
-    (dict(path="vp", lambdas=[]), "lambdas.*L = 0"),
-    (dict(path="vp", lambdas=[0.5, 0.2]), "lambdas.*increasing"),
-    (dict(path="vp", base=("student_t", 2.0)), "alpha"),
-    (dict(path="vp", base=("student_t", 1.0)), "alpha"),
-    (dict(path="tempered", base=("student_t", 2.0)), "alpha"),
-    (dict(steps_per_level=0), "steps_per_level"),
-    (dict(step_size=0.0), "step_size"),
-    (dict(step_size=-1e-3), "step_size"),
-    (dict(path="diffusion"), "path"),
-    (dict(smoothing="quadrature"), "smoothing"),
-    (dict(num_mc_samples=0, smoothing="mc"), "num_mc_samples"),
-    (dict(path="vp", sigmas=[1.0, 0.5]), "sigmas.*lambdas"),
-    (dict(lambdas=[0.5, 1.0]), "lambdas.*sigmas"),
-    (dict(base=("student_t", 3.0)), "base"),
-    (dict(path="vp", base=("student_t", 3.0), smoothing="exact"), "Student-t"),
-    (dict(path="tempered", smoothing="mc"), "smoothing"),
-    (dict(smoothing="mc", adjust=True), "adjust"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(sigmas=[1.0, 1.0, 0.1]), "sigmas.*strictly decreasing"),
+        (dict(sigmas=[0.1, 1.0]), "sigmas.*strictly decreasing"),
+        (dict(sigmas=[1.0, 0.0]), "sigmas.*positive"),
+        (dict(sigmas=[1.0, -0.1]), "sigmas.*positive"),
+        (dict(sigmas=[]), "sigmas.*L = 0"),
+        (dict(path="vp", lambdas=[]), "lambdas.*L = 0"),
+        (dict(path="vp", lambdas=[0.5, 0.2]), "lambdas.*increasing"),
+        (dict(path="vp", base=("student_t", 2.0)), "alpha"),
+        (dict(path="vp", base=("student_t", 1.0)), "alpha"),
+        (dict(path="tempered", base=("student_t", 2.0)), "alpha"),
+        (dict(steps_per_level=0), "steps_per_level"),
+        (dict(step_size=0.0), "step_size"),
+        (dict(step_size=-1e-3), "step_size"),
+        (dict(path="diffusion"), "path"),
+        (dict(smoothing="quadrature"), "smoothing"),
+        (dict(num_mc_samples=0, smoothing="mc"), "num_mc_samples"),
+        (dict(path="vp", sigmas=[1.0, 0.5]), "sigmas.*lambdas"),
+        (dict(lambdas=[0.5, 1.0]), "lambdas.*sigmas"),
+        (dict(base=("student_t", 3.0)), "base"),
+        (dict(path="vp", base=("student_t", 3.0), smoothing="exact"), "Student-t"),
+        (dict(path="tempered", smoothing="mc"), "smoothing"),
+        (dict(smoothing="mc", adjust=True), "adjust"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AnnealedLangevin(gaussian_model, **kwargs)
@@ -289,8 +341,9 @@ def test_potential_fn_needs_an_explicit_smoothing_choice():
         AnnealedLangevin(potential_fn=lambda z: jnp.sum(z**2), smoothing="exact")
     # the explicit choices work
     for kw in (dict(smoothing="mc"), dict(path="tempered", lambdas=[0.0, 1.0])):
-        k = AnnealedLangevin(potential_fn=lambda z: 0.5 * jnp.sum(z**2), steps_per_level=5,
-                             step_size=0.01, **kw)
+        k = AnnealedLangevin(
+            potential_fn=lambda z: 0.5 * jnp.sum(z**2), steps_per_level=5, step_size=0.01, **kw
+        )
         assert np.all(np.isfinite(run(k, 2, 1, init_params=jnp.zeros((2, 2))).get_samples()))
 
 

@@ -4,15 +4,15 @@ round trips (including numpyro_cld runs built from potential_fn / score_fn), bad
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 import pytest
 import xarray as xr
 from jax import random
-
-import numpyro.distributions as dist
 from numpyro.infer import MCMC
 
 import numpyro_cld
-from numpyro_cld import Langevin, diagnostics as D
+from numpyro_cld import Langevin
+from numpyro_cld import diagnostics as D
 from numpyro_cld.diagnostics.arviz_compat import arviz, from_arrays, get_group, plot_style
 from numpyro_cld.targets import paper_gmm, song_ermon_toy
 
@@ -23,8 +23,9 @@ W3 = np.array([0.2, 0.3, 0.5])
 
 
 def mixture3():
-    return dist.MixtureSameFamily(dist.Categorical(probs=jnp.asarray(W3)),
-                                  dist.Normal(jnp.asarray(CENTRES), 1.0).to_event(1))
+    return dist.MixtureSameFamily(
+        dist.Categorical(probs=jnp.asarray(W3)), dist.Normal(jnp.asarray(CENTRES), 1.0).to_event(1)
+    )
 
 
 def draws_from_labels(labels, seed=0, scale=1.0):
@@ -35,22 +36,23 @@ def draws_from_labels(labels, seed=0, scale=1.0):
 
 
 # -- known answers ---------------------------------------------------------------------
-LABELS = np.array([[0, 0, 1, 1, 0, 0],
-                   [2, 2, 2, 2, 2, 2],
-                   [0, 1, 2, 0, 1, 2]])
+LABELS = np.array([[0, 0, 1, 1, 0, 0], [2, 2, 2, 2, 2, 2], [0, 1, 2, 0, 1, 2]])
 
 
 def test_known_answers_from_labels():
     cov = D.mode_coverage(labels=LABELS, weights=W3)
     # counts by hand: mode 0: 4+0+2, mode 1: 2+0+2, mode 2: 0+6+2 out of 18
     np.testing.assert_allclose(cov["frequency"], [6 / 18, 4 / 18, 8 / 18])
-    np.testing.assert_allclose(cov["chain_frequency"],
-                               [[4 / 6, 2 / 6, 0], [0, 0, 1], [2 / 6, 2 / 6, 2 / 6]])
+    np.testing.assert_allclose(
+        cov["chain_frequency"], [[4 / 6, 2 / 6, 0], [0, 0, 1], [2 / 6, 2 / 6, 2 / 6]]
+    )
     tv = 0.5 * (abs(6 / 18 - 0.2) + abs(4 / 18 - 0.3) + abs(8 / 18 - 0.5))
     np.testing.assert_allclose(float(cov["tv"]), tv)
-    np.testing.assert_allclose(cov["chain_tv"], [0.5 * (0.4667 + 0.0333 + 0.5),
-                                                 0.5 * (0.2 + 0.3 + 0.5),
-                                                 0.5 * (0.1333 + 0.0333 + 0.1667)], atol=1e-3)
+    np.testing.assert_allclose(
+        cov["chain_tv"],
+        [0.5 * (0.4667 + 0.0333 + 0.5), 0.5 * (0.2 + 0.3 + 0.5), 0.5 * (0.1333 + 0.0333 + 0.1667)],
+        atol=1e-3,
+    )
     assert int(cov["modes_found"]) == 3
     np.testing.assert_array_equal(cov["chain_modes_found"], [2, 1, 3])
     np.testing.assert_array_equal(cov["first_visit"], [[0, 2, -1], [-1, -1, 0], [0, 1, 2]])
@@ -122,11 +124,13 @@ def test_sticky_chain_switch_rate_and_first_visit():
 def test_all_rules_agree_on_separated_draws():
     lab = np.random.default_rng(3).choice(3, size=(4, 50), p=W3)
     x = draws_from_labels(lab)
-    rules = [mixture3(), CENTRES,
-             lambda b: np.argmin(((b[:, None] - CENTRES) ** 2).sum(-1), 1)]
+    rules = [mixture3(), CENTRES, lambda b: np.argmin(((b[:, None] - CENTRES) ** 2).sum(-1), 1)]
     for rule in rules:
-        cov = D.mode_coverage(x, rule, num_modes=None if not callable(rule) or isinstance(
-            rule, dist.Distribution) else 3)
+        cov = D.mode_coverage(
+            x,
+            rule,
+            num_modes=None if not callable(rule) or isinstance(rule, dist.Distribution) else 3,
+        )
         np.testing.assert_array_equal(cov["assigned_mode"], lab)
     assert "tv" in D.mode_coverage(x, mixture3())  # weights come from the mixture
     assert "tv" not in D.mode_coverage(x, CENTRES)
@@ -135,24 +139,31 @@ def test_all_rules_agree_on_separated_draws():
 def test_responsibility_differs_from_nearest_centre():
     # 0.5 N(0, 10^2) + 0.5 N(3, 1) at x = 6: log N(6; 0, 10) = -3.40 beats
     # log N(6; 3, 1) = -5.42, although 3 is the nearest centre.
-    mix = dist.MixtureSameFamily(dist.Categorical(probs=jnp.array([0.5, 0.5])),
-                                 dist.Normal(jnp.array([[0.0], [3.0]]),
-                                             jnp.array([[10.0], [1.0]])).to_event(1))
+    mix = dist.MixtureSameFamily(
+        dist.Categorical(probs=jnp.array([0.5, 0.5])),
+        dist.Normal(jnp.array([[0.0], [3.0]]), jnp.array([[10.0], [1.0]])).to_event(1),
+    )
     x = np.array([[[6.0], [3.0]]])
     assert D.mode_coverage(x, mix)["assigned_mode"].values.tolist() == [[0, 1]]
     assert D.mode_coverage(x, [[0.0], [3.0]])["assigned_mode"].values.tolist() == [[1, 1]]
-    mg = dist.MixtureGeneral(dist.Categorical(probs=jnp.array([0.5, 0.5])),
-                             [dist.Normal(jnp.array([0.0]), 10.0).to_event(1),
-                              dist.Normal(jnp.array([3.0]), 1.0).to_event(1)])
+    mg = dist.MixtureGeneral(
+        dist.Categorical(probs=jnp.array([0.5, 0.5])),
+        [
+            dist.Normal(jnp.array([0.0]), 10.0).to_event(1),
+            dist.Normal(jnp.array([3.0]), 1.0).to_event(1),
+        ],
+    )
     assert D.mode_coverage(x, mg)["assigned_mode"].values.tolist() == [[0, 1]]
 
 
 def test_target_rule_matches_its_distribution():
     t = paper_gmm(dim=10)
-    x = np.asarray(dist.MixtureSameFamily(
-        dist.Categorical(probs=jnp.asarray(t.weights)),
-        dist.Normal(jnp.asarray(t.locs), jnp.asarray(t.scales)).to_event(1)
-    ).sample(random.key(0), (3, 40)))
+    x = np.asarray(
+        dist.MixtureSameFamily(
+            dist.Categorical(probs=jnp.asarray(t.weights)),
+            dist.Normal(jnp.asarray(t.locs), jnp.asarray(t.scales)).to_event(1),
+        ).sample(random.key(0), (3, 40))
+    )
     a = D.mode_coverage(x, t)
     b = D.mode_coverage(x, t.distribution())
     np.testing.assert_array_equal(a["assigned_mode"], b["assigned_mode"])
@@ -182,10 +193,19 @@ def test_batch_size_and_image_callable():
 @pytest.fixture(scope="module")
 def toy_run():
     t = song_ermon_toy()
-    mcmc = MCMC(Langevin(t.model, step_size=0.05, num_steps=5), num_warmup=0,
-                num_samples=30, num_chains=6, chain_method="vectorized", progress_bar=False)
-    mcmc.run(random.key(0), init_params=t.init_params(random.key(1), 6),
-             extra_fields=("potential_energy", "accept_prob", "adapt_state.step_size"))
+    mcmc = MCMC(
+        Langevin(t.model, step_size=0.05, num_steps=5),
+        num_warmup=0,
+        num_samples=30,
+        num_chains=6,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(
+        random.key(0),
+        init_params=t.init_params(random.key(1), 6),
+        extra_fields=("potential_energy", "accept_prob", "adapt_state.step_size"),
+    )
     return t, mcmc
 
 
@@ -225,8 +245,9 @@ def check_from_numpyro(mcmc, t, num_chains, num_draws):
     assert post[name].shape == (num_chains, num_draws, t.dim)
     stats = get_group(idata, "sample_stats")
     assert {"lp", "acceptance_rate", "step_size", "diverging"} <= set(stats.data_vars)
-    np.testing.assert_allclose(stats["lp"], -np.asarray(
-        mcmc.get_extra_fields(group_by_chain=True)["potential_energy"]))
+    np.testing.assert_allclose(
+        stats["lp"], -np.asarray(mcmc.get_extra_fields(group_by_chain=True)["potential_energy"])
+    )
     cov = D.mode_coverage(idata, t)
     assert cov["assigned_mode"].shape == (num_chains, num_draws)
     np.testing.assert_allclose(cov["frequency"].sum(), 1.0)
@@ -240,16 +261,24 @@ def test_from_numpyro_on_langevin_model_run(toy_run):
 def test_from_numpyro_on_langevin_runs(how):
     t = song_ermon_toy()
     init = t.init_params(random.key(1), 3)
-    kw = {"potential_fn": (dict(potential_fn=lambda z: -t.distribution().log_prob(z)),
-                           init["x"]),
-          "score_fn": (dict(score_fn=jax.grad(lambda z: t.distribution().log_prob(z))),
-                       init["x"]),
-          "potential_dict": (dict(potential_fn=lambda z: -t.distribution().log_prob(z["x"])),
-                             init)}[how]
-    mcmc = MCMC(Langevin(**kw[0], step_size=0.05), num_warmup=5, num_samples=20,
-                num_chains=3, chain_method="vectorized", progress_bar=False)
-    mcmc.run(random.key(0), init_params=kw[1],
-             extra_fields=("potential_energy", "accept_prob", "adapt_state.step_size"))
+    kw = {
+        "potential_fn": (dict(potential_fn=lambda z: -t.distribution().log_prob(z)), init["x"]),
+        "score_fn": (dict(score_fn=jax.grad(lambda z: t.distribution().log_prob(z))), init["x"]),
+        "potential_dict": (dict(potential_fn=lambda z: -t.distribution().log_prob(z["x"])), init),
+    }[how]
+    mcmc = MCMC(
+        Langevin(**kw[0], step_size=0.05),
+        num_warmup=5,
+        num_samples=20,
+        num_chains=3,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(
+        random.key(0),
+        init_params=kw[1],
+        extra_fields=("potential_energy", "accept_prob", "adapt_state.step_size"),
+    )
     check_from_numpyro(mcmc, t, 3, 20)
 
 
@@ -268,27 +297,42 @@ def test_from_numpyro_on_other_kernels(name, how):
     t = paper_gmm(dim=4)
     init = t.init_params(random.key(1), 2)
     logp = lambda z: t.distribution().log_prob(z)  # noqa: E731
-    src = {"model": dict(model=t.model),
-           "potential_fn": dict(potential_fn=lambda z: -logp(z)),
-           "score_fn": dict(score_fn=jax.grad(logp))}[how]
+    src = {
+        "model": dict(model=t.model),
+        "potential_fn": dict(potential_fn=lambda z: -logp(z)),
+        "score_fn": dict(score_fn=jax.grad(logp)),
+    }[how]
     if name == "AnnealedLangevin":
         if how == "potential_fn":
             src["path"] = "tempered"  # exact from a potential; 've' smooths a model only
         elif how == "score_fn":
             # the exact noise-conditional score of the Gaussian mixture: scales^2 + sigma^2
-            src["score_fn"] = jax.grad(lambda z, s: dist.MixtureSameFamily(
-                dist.Categorical(probs=jnp.asarray(t.weights)),
-                dist.Normal(jnp.asarray(t.locs), jnp.sqrt(jnp.asarray(t.scales) ** 2 + s**2)
-                            ).to_event(1)).log_prob(z))
+            src["score_fn"] = jax.grad(
+                lambda z, s: dist.MixtureSameFamily(
+                    dist.Categorical(probs=jnp.asarray(t.weights)),
+                    dist.Normal(
+                        jnp.asarray(t.locs), jnp.sqrt(jnp.asarray(t.scales) ** 2 + s**2)
+                    ).to_event(1),
+                ).log_prob(z)
+            )
         levels = {"lambdas": [0.5, 1.0]} if how == "potential_fn" else {"sigmas": [1.0, 0.1]}
         kernel = numpyro_cld.AnnealedLangevin(**src, steps_per_level=2, **levels)
     else:
         # without a model the exact prefix conditionals are unknown: full conditionals
         kernel = numpyro_cld.ChainedLangevin(
-            **src, patch_size=2, steps_per_patch=2,
-            conditional="prefix" if how == "model" else "full")
-    mcmc = MCMC(kernel, num_warmup=0, num_samples=5, num_chains=2,
-                chain_method="vectorized", progress_bar=False)
+            **src,
+            patch_size=2,
+            steps_per_patch=2,
+            conditional="prefix" if how == "model" else "full",
+        )
+    mcmc = MCMC(
+        kernel,
+        num_warmup=0,
+        num_samples=5,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(random.key(0), init_params=init if how == "model" else init["x"])
     idata = az.from_numpyro(mcmc)
     post = get_group(idata, "posterior")
@@ -301,13 +345,14 @@ def test_from_numpyro_on_other_kernels(name, how):
 def test_compare_kernels_stuck_iid_and_split_runs():
     rng = np.random.default_rng(5)
     C, N = 8, 400
-    stuck = np.zeros((C, N), int)                      # every chain in mode 0
-    iid = rng.choice(3, size=(C, N), p=W3)             # perfect mixing
-    own = np.arange(C)[:, None] % 3                    # each chain mostly in its own mode
+    stuck = np.zeros((C, N), int)  # every chain in mode 0
+    iid = rng.choice(3, size=(C, N), p=W3)  # perfect mixing
+    own = np.arange(C)[:, None] % 3  # each chain mostly in its own mode
     split = np.where(rng.random((C, N)) < 0.9, own, rng.choice(3, size=(C, N)))
-    runs = {name: draws_from_labels(lab, seed=i)
-            for i, (name, lab) in enumerate([("stuck", stuck), ("iid", iid),
-                                             ("split", split)])}
+    runs = {
+        name: draws_from_labels(lab, seed=i)
+        for i, (name, lab) in enumerate([("stuck", stuck), ("iid", iid), ("split", split)])
+    }
     runs["iid_idata"] = from_arrays({"x": runs["iid"]})
     res = D.compare_kernels(runs, mixture3())
     f = res.frame
@@ -386,13 +431,16 @@ def test_callable_returning_out_of_range_or_wrong_shape():
         D.mode_coverage(x, lambda b: np.zeros(len(b), int))
 
 
-@pytest.mark.parametrize("weights, match", [
-    ([0.5, 0.4, 0.4], "sum to 1"),
-    ([0.5, 0.5], r"shape \(3,\)"),
-    ([[0.2, 0.3, 0.5]], r"shape \(3,\)"),
-    ([1.2, -0.2, 0.0], "non-negative"),
-    ([np.nan, 0.5, 0.5], "finite"),
-])
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        ([0.5, 0.4, 0.4], "sum to 1"),
+        ([0.5, 0.5], r"shape \(3,\)"),
+        ([[0.2, 0.3, 0.5]], r"shape \(3,\)"),
+        ([1.2, -0.2, 0.0], "non-negative"),
+        ([np.nan, 0.5, 0.5], "finite"),
+    ],
+)
 def test_bad_weights(weights, match):
     with pytest.raises(ValueError, match="weights.*" + match):
         D.mode_coverage(labels=np.zeros((1, 4), int), num_modes=3, weights=weights)
@@ -440,13 +488,21 @@ def test_other_bad_inputs(toy_run):
     with pytest.raises(TypeError, match="assign.*mixture"):
         D.mode_coverage(np.zeros((1, 4, 2)), dist.Normal(0.0, 1.0))
     with pytest.raises(ValueError, match="assign.*batch"):
-        D.mode_coverage(np.zeros((1, 4, 2)), dist.MixtureSameFamily(
-            dist.Categorical(probs=jnp.full((5, 3), 1 / 3)),
-            dist.Normal(jnp.zeros((5, 3, 2)), 1.0).to_event(1)))
+        D.mode_coverage(
+            np.zeros((1, 4, 2)),
+            dist.MixtureSameFamily(
+                dist.Categorical(probs=jnp.full((5, 3), 1 / 3)),
+                dist.Normal(jnp.zeros((5, 3, 2)), 1.0).to_event(1),
+            ),
+        )
     with pytest.raises(TypeError, match="data"):
         D.mode_coverage("draws", CENTRES)
-    ds = xr.Dataset({"a": (("chain", "draw", "d"), np.zeros((1, 4, 2))),
-                     "b": (("chain", "draw", "d"), np.zeros((1, 4, 2)))})
+    ds = xr.Dataset(
+        {
+            "a": (("chain", "draw", "d"), np.zeros((1, 4, 2))),
+            "b": (("chain", "draw", "d"), np.zeros((1, 4, 2))),
+        }
+    )
     with pytest.raises(ValueError, match="var_name"):
         D.mode_coverage(ds, CENTRES)
     with pytest.raises(ValueError, match="var_name"):
@@ -461,14 +517,23 @@ def test_other_bad_inputs(toy_run):
 
 def test_arviz_style_is_available():
     import matplotlib.pyplot as plt
+
     assert plot_style() in plt.style.available
 
 
 def test_package_import_does_not_load_matplotlib_or_arviz():
     import subprocess
     import sys
-    code = ("import sys, numpyro_cld; numpyro_cld.diagnostics.mode_coverage; "
-            "print('matplotlib' in sys.modules, 'arviz' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+
+    code = (
+        "import sys, numpyro_cld; numpyro_cld.diagnostics.mode_coverage; "
+        "print('matplotlib' in sys.modules, 'arviz' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(__import__("pathlib").Path(__file__).parents[1]),
+    )
     assert out.stdout.split() == ["False", "False"]

@@ -10,14 +10,28 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.skipif(shutil.which("sphinx-build") is None and
-                    not os.path.exists(os.path.join(os.path.dirname(sys.executable), "sphinx-build")),
-                    reason="sphinx not installed (pip install -e '.[docs]')")
+@pytest.mark.skipif(
+    shutil.which("sphinx-build") is None
+    and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "sphinx-build")),
+    reason="sphinx not installed (pip install -e '.[docs]')",
+)
 def test_docs_build(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-         os.path.join(ROOT, "docs"), str(tmp_path / "html")],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            os.path.join(ROOT, "docs"),
+            str(tmp_path / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert (tmp_path / "html" / "index.html").exists()

@@ -18,17 +18,37 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 def run_example(name, *args):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["MPLBACKEND"] = "Agg"
-    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), *map(str, args)],
-                         capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES, name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout
 
 
 @pytest.mark.parametrize("devices", [1, 2])
 def test_compare_kernels(tmp_path, devices):
-    stdout = run_example("compare_kernels.py", "--dim", 6, "--patch-size", 2, "--steps", 30,
-                         "--draws", 3, "--chains", 4, "--devices", devices, "--no-progress",
-                         "--out", tmp_path)
+    stdout = run_example(
+        "compare_kernels.py",
+        "--dim",
+        6,
+        "--patch-size",
+        2,
+        "--steps",
+        30,
+        "--draws",
+        3,
+        "--chains",
+        4,
+        "--devices",
+        devices,
+        "--no-progress",
+        "--out",
+        tmp_path,
+    )
     assert f"{devices} device(s)" in stdout
     for kernel in ("vanilla", "annealed", "chained"):
         assert kernel in stdout
@@ -36,9 +56,27 @@ def test_compare_kernels(tmp_path, devices):
 
 
 def test_figure1(tmp_path):
-    run_example("figure1.py", "--target", "balanced-gmm", "--dim", 6, "--patch-size", 2,
-                "--chains", 4, "--starts", "0", "--chunk", 100, "--max-steps", 1000,
-                "--warmup", 2, "--out", tmp_path)
+    run_example(
+        "figure1.py",
+        "--target",
+        "balanced-gmm",
+        "--dim",
+        6,
+        "--patch-size",
+        2,
+        "--chains",
+        4,
+        "--starts",
+        "0",
+        "--chunk",
+        100,
+        "--max-steps",
+        1000,
+        "--warmup",
+        2,
+        "--out",
+        tmp_path,
+    )
     with open(tmp_path / "figure1.json") as f:
         res = json.load(f)
     assert res["setup"]["target"] == "balanced-gmm"
@@ -49,8 +87,21 @@ def test_figure1(tmp_path):
 
 
 def test_patch_size_sweep(tmp_path):
-    stdout = run_example("patch_size_sweep.py", "--dim", 6, "--chains", 4, "--budget", 60,
-                         "--sweeps", 2, "--patch-sizes", "1,3,6", "--out", tmp_path)
+    stdout = run_example(
+        "patch_size_sweep.py",
+        "--dim",
+        6,
+        "--chains",
+        4,
+        "--budget",
+        60,
+        "--sweeps",
+        2,
+        "--patch-sizes",
+        "1,3,6",
+        "--out",
+        tmp_path,
+    )
     with open(tmp_path / "patch_size_sweep.json") as f:
         res = json.load(f)
     assert [r["patch_size"] for r in res["rows"]] == [1, 3, 6]
@@ -61,7 +112,20 @@ def test_patch_size_sweep(tmp_path):
 
 def test_patch_size_sweep_rejects_bad_patch_sizes(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, "patch_size_sweep.py"),
-                          "--dim", "6", "--patch-sizes", "0,7", "--out", str(tmp_path)],
-                         capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(EXAMPLES, "patch_size_sweep.py"),
+            "--dim",
+            "6",
+            "--patch-sizes",
+            "0,7",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 2 and "--patch-sizes" in out.stderr

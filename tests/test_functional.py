@@ -10,7 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import random
-
 from numpyro.infer import MCMC
 
 from numpyro_cld import AnnealedLangevin, ChainedLangevin, Langevin
@@ -75,8 +74,9 @@ def test_langevin_core_equals_class(adjust):
     key = random.key(3)
     kernel = Langevin(potential_fn=potential, step_size=0.2, num_steps=3, adjust=adjust)
     want, kstate = run_kernel(kernel, key, X0, 5, 12)
-    init, step = langevin(at_level(flat_source(), None), step_size=0.2, num_steps=3,
-                          adjust=adjust, num_warmup=5)
+    init, step = langevin(
+        at_level(flat_source(), None), step_size=0.2, num_steps=3, adjust=adjust, num_warmup=5
+    )
     got, cstate = run_core(init, step, key, X0, 12)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(cstate.adapt_state.step_size, kstate.adapt_state.step_size)
@@ -84,23 +84,35 @@ def test_langevin_core_equals_class(adjust):
 
 def test_langevin_core_equals_mcmc_draws():
     key = random.key(7)
-    mcmc = MCMC(Langevin(potential_fn=potential, step_size=0.3, num_steps=2, adjust=True),
-                num_warmup=20, num_samples=30, progress_bar=False)
+    mcmc = MCMC(
+        Langevin(potential_fn=potential, step_size=0.3, num_steps=2, adjust=True),
+        num_warmup=20,
+        num_samples=30,
+        progress_bar=False,
+    )
     mcmc.run(key, init_params=X0)
-    init, step = langevin(at_level(flat_source(), None), step_size=0.3, num_steps=2,
-                          adjust=True, num_warmup=20)
+    init, step = langevin(
+        at_level(flat_source(), None), step_size=0.3, num_steps=2, adjust=True, num_warmup=20
+    )
     got, _ = run_core(init, step, key, X0, 50)
     np.testing.assert_array_equal(got[20:], np.asarray(mcmc.get_samples()))
 
 
 def test_annealed_core_equals_class():
     key = random.key(5)
-    kernel = AnnealedLangevin(potential_fn=potential, path="tempered", lambdas=[0.2, 0.6, 1.0],
-                              steps_per_level=4, step_size=0.05, adjust=True)
+    kernel = AnnealedLangevin(
+        potential_fn=potential,
+        path="tempered",
+        lambdas=[0.2, 0.6, 1.0],
+        steps_per_level=4,
+        step_size=0.05,
+        adjust=True,
+    )
     want, _ = run_kernel(kernel, key, X0, 0, 6)
     src = tempered_level_source(potential, GaussianBase())
-    init, step = annealed(src, jnp.array([0.2, 0.6, 1.0]), jnp.full((3,), 0.05),
-                          steps_per_level=4, adjust=True)
+    init, step = annealed(
+        src, jnp.array([0.2, 0.6, 1.0]), jnp.full((3,), 0.05), steps_per_level=4, adjust=True
+    )
     got, _ = run_core(init, step, key, X0, 6)
     np.testing.assert_array_equal(got, want)
 
@@ -111,19 +123,37 @@ def test_chained_core_equals_class(use_sigmas):
     import numpyro.distributions as dist
 
     def model():
-        numpyro.sample("x", dist.MixtureSameFamily(
-            dist.Categorical(probs=jnp.array([0.5, 0.5])), dist.Normal(LOCS, 1.0).to_event(1)))
+        numpyro.sample(
+            "x",
+            dist.MixtureSameFamily(
+                dist.Categorical(probs=jnp.array([0.5, 0.5])), dist.Normal(LOCS, 1.0).to_event(1)
+            ),
+        )
 
     key = random.key(11)
     sigmas = [1.0, 0.5] if use_sigmas else None
-    kernel = ChainedLangevin(model, patch_size=2, steps_per_patch=5, adjust=True,
-                             sigmas=sigmas, step_size=0.05 if use_sigmas else 0.2)
+    kernel = ChainedLangevin(
+        model,
+        patch_size=2,
+        steps_per_patch=5,
+        adjust=True,
+        sigmas=sigmas,
+        step_size=0.05 if use_sigmas else 0.2,
+    )
     want, _ = run_kernel(kernel, key, {"x": X0}, 4, 6)
-    prefix = GaussianMixturePrefix(jnp.log(jnp.array([0.5, 0.5])), LOCS, jnp.ones((2, 4)),
-                                   patch_size=2)
-    init, step = chained(patch_layout(4, patch_size=2), at_level(flat_source(), None),
-                         prefix_source=prefix, sigmas=sigmas, steps_per_patch=5, adjust=True,
-                         step_size=0.05 if use_sigmas else 0.2, num_warmup=4)
+    prefix = GaussianMixturePrefix(
+        jnp.log(jnp.array([0.5, 0.5])), LOCS, jnp.ones((2, 4)), patch_size=2
+    )
+    init, step = chained(
+        patch_layout(4, patch_size=2),
+        at_level(flat_source(), None),
+        prefix_source=prefix,
+        sigmas=sigmas,
+        steps_per_patch=5,
+        adjust=True,
+        step_size=0.05 if use_sigmas else 0.2,
+        num_warmup=4,
+    )
     got, _ = run_core(init, step, key, X0, 6)
     np.testing.assert_allclose(got, want["x"], rtol=1e-6, atol=1e-6)
 
@@ -148,6 +178,7 @@ def test_user_scan_loop_samples_the_target():
         def body(state, k):
             state = jax.vmap(step)(random.split(k, 4), state)
             return state, state.z
+
         return jax.lax.scan(body, state, random.split(key, 1300))
 
     _, zs = run(state, random.key(1))
@@ -159,8 +190,7 @@ def test_user_scan_loop_samples_the_target():
 
 def test_eps_is_renamed_step_size():
     with pytest.warns(FutureWarning, match="`eps` is renamed `step_size`"):
-        k = AnnealedLangevin(potential_fn=potential, smoothing="mc", sigmas=[1.0, 0.5],
-                             eps=0.01)
+        k = AnnealedLangevin(potential_fn=potential, smoothing="mc", sigmas=[1.0, 0.5], eps=0.01)
     np.testing.assert_allclose(k.step_sizes, ncsn_step_sizes(0.01, jnp.array([1.0, 0.5])))
     with pytest.warns(FutureWarning):
         ChainedLangevin(potential_fn=potential, conditional="full", eps=0.01)
@@ -168,9 +198,16 @@ def test_eps_is_renamed_step_size():
         AnnealedLangevin(potential_fn=potential, smoothing="mc", eps=0.01, step_size=0.01)
 
 
-@pytest.mark.parametrize("old,name", [("step", "langevin_steps"), ("scores", "from_potential"),
-                                      ("smoothing", "smooth"), ("prefix", "PrefixSource"),
-                                      ("prefix_sources", "model_prefix")])
+@pytest.mark.parametrize(
+    "old,name",
+    [
+        ("step", "langevin_steps"),
+        ("scores", "from_potential"),
+        ("smoothing", "smooth"),
+        ("prefix", "PrefixSource"),
+        ("prefix_sources", "model_prefix"),
+    ],
+)
 def test_old_module_paths_warn(old, name):
     sys.modules.pop(f"numpyro_cld.{old}", None)
     with pytest.warns(FutureWarning, match=f"numpyro_cld.{old}` moved"):

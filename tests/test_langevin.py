@@ -2,14 +2,12 @@
 
 import pickle
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
-from jax import random
-
 import numpyro
 import numpyro.distributions as dist
+import pytest
+from jax import random
 from numpyro.infer import MCMC, NUTS, Gibbs
 
 from numpyro_cld import Langevin
@@ -32,8 +30,14 @@ def std_normal_potential(x):
 
 
 def run(kernel, num_chains=4, num_warmup=500, num_samples=2000, key=0, **kw):
-    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples,
-                num_chains=num_chains, chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(random.key(key), **kw)
     return mcmc
 
@@ -65,9 +69,14 @@ def test_ula_stationary_variance_is_biased(eta):
     # 1 / (1 - eta / 2); the unbiased value 1 must be rejected.
     num_chains, num_samples = 1000, 200
     init = random.normal(random.key(1), (num_chains, 1))
-    mcmc = MCMC(Langevin(potential_fn=std_normal_potential, step_size=eta), num_warmup=50,
-                num_samples=num_samples, num_chains=num_chains,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        Langevin(potential_fn=std_normal_potential, step_size=eta),
+        num_warmup=50,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(random.key(0), init_params=init)
     draws = np.asarray(mcmc.get_samples(group_by_chain=True))[..., 0]
     rho = 1 - eta
@@ -89,8 +98,14 @@ def test_same_key_same_draws_and_vectorized_equals_sequential():
     for kwargs in (dict(adjust=False), dict(adjust=True, adapt_step_size=False)):
         draws = []
         for method in ("vectorized", "sequential"):
-            mcmc = MCMC(Langevin(gaussian5, num_steps=3, **kwargs), num_warmup=0,
-                        num_samples=100, num_chains=2, chain_method=method, progress_bar=False)
+            mcmc = MCMC(
+                Langevin(gaussian5, num_steps=3, **kwargs),
+                num_warmup=0,
+                num_samples=100,
+                num_chains=2,
+                chain_method=method,
+                progress_bar=False,
+            )
             mcmc.run(random.key(0))
             draws.append(mcmc.get_samples()["x"])
         np.testing.assert_array_equal(draws[0], draws[1])
@@ -117,9 +132,15 @@ def test_jit_model_args_and_arviz():
         mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
         numpyro.sample("obs", dist.Normal(mu, 1.0), obs=data)
 
-    mcmc = MCMC(Langevin(model, adjust=True, num_steps=2), num_warmup=200, num_samples=500,
-                num_chains=2, chain_method="vectorized", progress_bar=False,
-                jit_model_args=True)
+    mcmc = MCMC(
+        Langevin(model, adjust=True, num_steps=2),
+        num_warmup=200,
+        num_samples=500,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+        jit_model_args=True,
+    )
     data = jnp.array([1.0, 2.0, 3.0, 2.0])
     mcmc.run(random.key(0), data)
     post_mean = data.sum() / (len(data) + 1e-2)
@@ -133,11 +154,23 @@ def test_jit_model_args_and_arviz():
 
 def test_potential_fn_and_score_fn_sources_agree():
     init = jnp.zeros((2, 3))
-    a = MCMC(Langevin(potential_fn=std_normal_potential, step_size=0.1), num_warmup=10,
-             num_samples=50, num_chains=2, chain_method="vectorized", progress_bar=False)
+    a = MCMC(
+        Langevin(potential_fn=std_normal_potential, step_size=0.1),
+        num_warmup=10,
+        num_samples=50,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     a.run(random.key(0), init_params=init)
-    b = MCMC(Langevin(score_fn=lambda x: -x, step_size=0.1), num_warmup=10,
-             num_samples=50, num_chains=2, chain_method="vectorized", progress_bar=False)
+    b = MCMC(
+        Langevin(score_fn=lambda x: -x, step_size=0.1),
+        num_warmup=10,
+        num_samples=50,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     b.run(random.key(0), init_params=init)
     np.testing.assert_allclose(a.get_samples(), b.get_samples(), rtol=1e-5, atol=1e-6)
 
@@ -148,8 +181,14 @@ def test_as_gibbs_block(mc_check):
         numpyro.sample("y", dist.Normal(x, 1.0))  # y ~ N(0, 2) marginally
 
     kernel = Gibbs([(Langevin(model, adjust=True, num_steps=3), ["x"]), (NUTS(model), None)])
-    mcmc = MCMC(kernel, num_warmup=300, num_samples=1500, num_chains=2,
-                chain_method="sequential", progress_bar=False)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=300,
+        num_samples=1500,
+        num_chains=2,
+        chain_method="sequential",
+        progress_bar=False,
+    )
     mcmc.run(random.key(0))
     s = mcmc.get_samples(group_by_chain=True)
     mc_check(s["x"], 0.0, 1.0)
@@ -175,13 +214,26 @@ def nan_region_potential(x):
 
 @pytest.mark.parametrize("adjust", [False, True])
 def test_faults_are_flagged_and_never_sampled(adjust):
-    mcmc = MCMC(Langevin(potential_fn=nan_region_potential, step_size=1.0, adjust=adjust,
-                         adapt_step_size=False, num_steps=2),
-                num_warmup=0, num_samples=500, num_chains=4, chain_method="vectorized",
-                progress_bar=False)
+    mcmc = MCMC(
+        Langevin(
+            potential_fn=nan_region_potential,
+            step_size=1.0,
+            adjust=adjust,
+            adapt_step_size=False,
+            num_steps=2,
+        ),
+        num_warmup=0,
+        num_samples=500,
+        num_chains=4,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     with pytest.warns(RuntimeWarning, match="non-finite"):
-        mcmc.run(random.key(0), init_params=jnp.zeros((4, 1)),
-                 extra_fields=("accept_prob", "num_diverging"))
+        mcmc.run(
+            random.key(0),
+            init_params=jnp.zeros((4, 1)),
+            extra_fields=("accept_prob", "num_diverging"),
+        )
     x = np.asarray(mcmc.get_samples())
     extra = mcmc.get_extra_fields()
     assert np.all(np.isfinite(x)) and np.all(x <= 2.0)
@@ -191,8 +243,12 @@ def test_faults_are_flagged_and_never_sampled(adjust):
 
 
 def test_dense_and_diag_mass_adapt_to_scales():
-    mcmc = run(Langevin(gaussian5, adjust=True, num_steps=2, dense_mass=True), num_chains=2,
-               num_warmup=1000, num_samples=10)
+    mcmc = run(
+        Langevin(gaussian5, adjust=True, num_steps=2, dense_mass=True),
+        num_chains=2,
+        num_warmup=1000,
+        num_samples=10,
+    )
     inv_mass = np.asarray(mcmc.last_state.adapt_state.inverse_mass_matrix[0])
     # the adapted inverse mass matrix estimates the target covariance (regularised, noisy)
     np.testing.assert_allclose(np.diag(inv_mass), np.diag(COV5), rtol=0.5)
@@ -200,21 +256,25 @@ def test_dense_and_diag_mass_adapt_to_scales():
 
 # -- bad inputs ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(), "Exactly one of"),
-    (dict(model=banana, potential_fn=std_normal_potential), "Exactly one of"),
-    (dict(potential_fn=std_normal_potential, score_fn=lambda x: -x), "Exactly one of"),
-    (dict(model=banana, step_size=0.0), "step_size"),
-    (dict(model=banana, step_size=-1.0), "step_size"),
-    (dict(model=banana, step_size=float("nan")), "step_size"),
-    (dict(model=banana, step_size=float("inf")), "step_size"),
-    (dict(model=banana, num_steps=0), "num_steps"),
-    (dict(model=banana, num_steps=2.5), "num_steps"),
-    (dict(model=banana, target_accept_prob=1.0), "target_accept_prob"),
-    (dict(model=banana, target_accept_prob=0.0), "target_accept_prob"),
-    (dict(score_fn=lambda x: -x, adjust=True), "adjust"),
-    (dict(model=3.0), "model"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(), "Exactly one of"),
+        (dict(model=banana, potential_fn=std_normal_potential), "Exactly one of"),
+        (dict(potential_fn=std_normal_potential, score_fn=lambda x: -x), "Exactly one of"),
+        (dict(model=banana, step_size=0.0), "step_size"),
+        (dict(model=banana, step_size=-1.0), "step_size"),
+        (dict(model=banana, step_size=float("nan")), "step_size"),
+        (dict(model=banana, step_size=float("inf")), "step_size"),
+        (dict(model=banana, num_steps=0), "num_steps"),
+        (dict(model=banana, num_steps=2.5), "num_steps"),
+        (dict(model=banana, target_accept_prob=1.0), "target_accept_prob"),
+        (dict(model=banana, target_accept_prob=0.0), "target_accept_prob"),
+        (dict(score_fn=lambda x: -x, adjust=True), "adjust"),
+        (dict(model=3.0), "model"),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, match):
     model = kwargs.pop("model", None)
     with pytest.raises((ValueError, TypeError), match=match):
@@ -227,13 +287,13 @@ def test_discrete_latent_site_is_named():
         numpyro.sample("x", dist.Normal(c, 1.0))
 
     with pytest.raises(ValueError, match="cluster"):
-        MCMC(Langevin(model), num_warmup=1, num_samples=1, progress_bar=False).run(
-            random.key(0))
+        MCMC(Langevin(model), num_warmup=1, num_samples=1, progress_bar=False).run(random.key(0))
 
 
 def test_score_fn_with_wrong_output_shape():
-    mcmc = MCMC(Langevin(score_fn=lambda x: jnp.sum(x)), num_warmup=1, num_samples=1,
-                progress_bar=False)
+    mcmc = MCMC(
+        Langevin(score_fn=lambda x: jnp.sum(x)), num_warmup=1, num_samples=1, progress_bar=False
+    )
     with pytest.raises(ValueError, match="score_fn"):
         mcmc.run(random.key(0), init_params=jnp.zeros(3))
 
@@ -242,14 +302,17 @@ def test_init_params_of_wrong_shape():
     mcmc = MCMC(Langevin(gaussian5), num_warmup=1, num_samples=1, progress_bar=False)
     with pytest.raises(ValueError, match="init_params"):
         mcmc.run(random.key(0), init_params={"x": jnp.zeros(4)})
-    mcmc = MCMC(Langevin(potential_fn=lambda x: jnp.sum(x**2, -1)), num_warmup=1,
-                num_samples=1, progress_bar=False)
+    mcmc = MCMC(
+        Langevin(potential_fn=lambda x: jnp.sum(x**2, -1)),
+        num_warmup=1,
+        num_samples=1,
+        progress_bar=False,
+    )
     with pytest.raises(ValueError, match="init_params"):
         mcmc.run(random.key(0), init_params=jnp.zeros((2, 3)))
 
 
 def test_init_params_required_without_model():
-    mcmc = MCMC(Langevin(score_fn=lambda x: -x), num_warmup=1, num_samples=1,
-                progress_bar=False)
+    mcmc = MCMC(Langevin(score_fn=lambda x: -x), num_warmup=1, num_samples=1, progress_bar=False)
     with pytest.raises(ValueError, match="init_params"):
         mcmc.run(random.key(0))

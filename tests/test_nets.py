@@ -42,19 +42,37 @@ def trained_mlp():
     net = nets.ScoreMLP(2, SIGMAS, hidden=64, depth=3, rngs=nnx.Rngs(0))
     # 50k draws: with a few thousand the *empirical* smoothed score at the smallest level
     # differs from the true one (nearest-neighbour spacing ~ sigma)
-    result = nets.train(net, mixture_samples(50000, 2), steps=3000, batch_size=512,
-                        learning_rate=optax.cosine_decay_schedule(3e-3, 3000),
-                        log_every=500, seed=0, progress=False)
+    result = nets.train(
+        net,
+        mixture_samples(50000, 2),
+        steps=3000,
+        batch_size=512,
+        learning_rate=optax.cosine_decay_schedule(3e-3, 3000),
+        log_every=500,
+        seed=0,
+        progress=False,
+    )
     return net, result
 
 
-@pytest.mark.parametrize("make", [
-    lambda: nets.ScoreMLP(2, SIGMAS, hidden=32, depth=2, rngs=nnx.Rngs(0)),
-    lambda: nets.PatchLSTM(2, 1, SIGMAS, hidden=32, rngs=nnx.Rngs(0)),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nets.ScoreMLP(2, SIGMAS, hidden=32, depth=2, rngs=nnx.Rngs(0)),
+        lambda: nets.PatchLSTM(2, 1, SIGMAS, hidden=32, rngs=nnx.Rngs(0)),
+    ],
+)
 def test_dsm_loss_decreases(make):
-    r = nets.train(make(), mixture_samples(2000, 2), steps=400, batch_size=256,
-                   learning_rate=3e-3, log_every=50, seed=0, progress=False)
+    r = nets.train(
+        make(),
+        mixture_samples(2000, 2),
+        steps=400,
+        batch_size=256,
+        learning_rate=3e-3,
+        log_every=50,
+        seed=0,
+        progress=False,
+    )
     print("held-out DSM loss:", np.round(r.holdout_loss, 3))
     # The held-out loss uses one fixed noise draw, so its records are paired; an untrained
     # net scores ~1.5-1.9 here and a trained one ~0.7, far beyond the record-to-record noise.
@@ -91,9 +109,16 @@ def _prefix_log_smoothed(prefix, x_patch, sigma):
 def trained_lstm():
     dim, patch = 4, 2
     net = nets.PatchLSTM(dim, patch, SIGMAS, hidden=64, rngs=nnx.Rngs(1))
-    r = nets.train(net, mixture_samples(50000, dim), steps=3000, batch_size=512,
-                   learning_rate=optax.cosine_decay_schedule(3e-3, 3000), log_every=500,
-                   seed=1, progress=False)
+    r = nets.train(
+        net,
+        mixture_samples(50000, dim),
+        steps=3000,
+        batch_size=512,
+        learning_rate=optax.cosine_decay_schedule(3e-3, 3000),
+        log_every=500,
+        seed=1,
+        progress=False,
+    )
     return net, r
 
 
@@ -108,10 +133,15 @@ def test_learned_prefix_scores_close_to_exact(trained_lstm):
         z = jnp.asarray(np.random.default_rng(6).normal(size=x.shape), jnp.float32)
         noisy = x + sigma * z
         learned = net.conditional_scores(x, noisy, sigma)
-        exact = jnp.stack([
-            jax.vmap(jax.grad(_prefix_log_smoothed, 1), (0, 0, None))(
-                x[:, :i * patch], noisy[:, i * patch:(i + 1) * patch], sigma)
-            for i in range(dim // patch)], 1)
+        exact = jnp.stack(
+            [
+                jax.vmap(jax.grad(_prefix_log_smoothed, 1), (0, 0, None))(
+                    x[:, : i * patch], noisy[:, i * patch : (i + 1) * patch], sigma
+                )
+                for i in range(dim // patch)
+            ],
+            1,
+        )
         rel.append(float(jnp.sqrt(jnp.mean((learned - exact) ** 2) / jnp.mean(exact**2))))
     print("prefix relative L2 error:", np.round(rel, 4))
     # measured 0.06, 0.07, 0.15 (sigma = 2, 0.63, 0.2) with this seed; untrained ~1
@@ -129,21 +159,35 @@ def test_chained_wiring_learned_vs_exact_prefix(trained_lstm):
 
     net, _ = trained_lstm
     dim, locs = net.dim, jnp.array([[-2.0] * net.dim, [2.0] * net.dim])
-    mix = dist.MixtureSameFamily(dist.Categorical(probs=jnp.asarray(WEIGHTS)),
-                                 dist.Normal(locs, 1.0).to_event(1))
+    mix = dist.MixtureSameFamily(
+        dist.Categorical(probs=jnp.asarray(WEIGHTS)), dist.Normal(locs, 1.0).to_event(1)
+    )
     sources = {
-        "exact": GaussianMixturePrefix(jnp.log(jnp.asarray(WEIGHTS)), locs, jnp.ones((2, dim)),
-                                       patch_size=2),
+        "exact": GaussianMixturePrefix(
+            jnp.log(jnp.asarray(WEIGHTS)), locs, jnp.ones((2, dim)), patch_size=2
+        ),
         "learned": nets.as_prefix_source(net, SIGMAS, patch_size=2),
     }
     n = 1000
     frac = {}
     for name, src in sources.items():
-        kernel = ChainedLangevin(potential_fn=lambda x: -mix.log_prob(x), prefix_source=src,
-                                 conditional="prefix", patch_size=2, sigmas=SIGMAS, step_size=0.02,
-                                 steps_per_patch=20)
-        mcmc = MCMC(kernel, num_warmup=0, num_samples=1, num_chains=n,
-                    chain_method="vectorized", progress_bar=False)
+        kernel = ChainedLangevin(
+            potential_fn=lambda x: -mix.log_prob(x),
+            prefix_source=src,
+            conditional="prefix",
+            patch_size=2,
+            sigmas=SIGMAS,
+            step_size=0.02,
+            steps_per_patch=20,
+        )
+        mcmc = MCMC(
+            kernel,
+            num_warmup=0,
+            num_samples=1,
+            num_chains=n,
+            chain_method="vectorized",
+            progress_bar=False,
+        )
         # every chain starts in the minor mode (-2)
         mcmc.run(jax.random.PRNGKey(3), init_params=jnp.full((n, dim), -2.0))
         assert kernel.conditional == "prefix"
@@ -168,10 +212,10 @@ def test_prefix_protocol_matches_full_pass_and_is_causal():
     ctx = jax.jit(src.init_context)(sigma)
     step = jax.jit(src.potential_and_score)
     for i in range(4):
-        patch = x[4 * i:4 * (i + 1)]
+        patch = x[4 * i : 4 * (i + 1)]
         pe, s = step(ctx, i, patch, sigma)
         assert float(pe) == 0.0
-        np.testing.assert_allclose(s, full[4 * i:4 * (i + 1)], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(s, full[4 * i : 4 * (i + 1)], rtol=1e-5, atol=1e-5)
         ctx = src.advance(ctx, i, patch, sigma)
     # the score of patch i must not see later patches
     y = x.at[8:].set(5.0)
@@ -184,11 +228,14 @@ def test_prefix_protocol_matches_full_pass_and_is_causal():
     np.testing.assert_allclose(s2[0], full[:4], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: nets.ScoreMLP(3, SIGMAS, hidden=8, rngs=nnx.Rngs(0)),
-    lambda: nets.ScoreConv((4, 4), SIGMAS, channels=4, depth=2, rngs=nnx.Rngs(0)),
-    lambda: nets.PatchLSTM((4, 4), 4, SIGMAS, hidden=8, num_layers=2, rngs=nnx.Rngs(0)),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nets.ScoreMLP(3, SIGMAS, hidden=8, rngs=nnx.Rngs(0)),
+        lambda: nets.ScoreConv((4, 4), SIGMAS, channels=4, depth=2, rngs=nnx.Rngs(0)),
+        lambda: nets.PatchLSTM((4, 4), 4, SIGMAS, hidden=8, num_layers=2, rngs=nnx.Rngs(0)),
+    ],
+)
 def test_save_load_round_trip(make, tmp_path):
     net = make()
     data = np.random.default_rng(0).uniform(size=(64, *net.event_shape)).astype(np.float32)
@@ -206,6 +253,7 @@ def test_save_load_round_trip(make, tmp_path):
 def test_load_rejects_other_files(tmp_path):
     path = tmp_path / "x.msgpack"
     from flax import serialization
+
     path.write_bytes(serialization.msgpack_serialize({"a": 1}))
     with pytest.raises(ValueError, match="path"):
         nets.load(path)
@@ -222,6 +270,7 @@ def test_training_is_seeded():
 
 
 # --- bad inputs ---------------------------------------------------------------------------
+
 
 def test_data_with_nan():
     net = nets.ScoreMLP(2, SIGMAS, hidden=8, rngs=nnx.Rngs(0))
@@ -278,8 +327,9 @@ def test_adapter_type_errors():
     with pytest.raises(TypeError, match="net"):
         nets.as_prefix_source(nets.ScoreMLP(2, SIGMAS, hidden=8, rngs=nnx.Rngs(0)))
     with pytest.raises(ValueError, match="steps"):
-        nets.train(nets.ScoreMLP(2, SIGMAS, hidden=8, rngs=nnx.Rngs(0)),
-                   mixture_samples(20, 2), steps=0)
+        nets.train(
+            nets.ScoreMLP(2, SIGMAS, hidden=8, rngs=nnx.Rngs(0)), mixture_samples(20, 2), steps=0
+        )
 
 
 def test_conv3x3_is_a_same_convolution():
@@ -288,6 +338,7 @@ def test_conv3x3_is_a_same_convolution():
     conv = Conv3x3(3, 5, rngs=nnx.Rngs(0))
     x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 6, 7, 3)), jnp.float32)
     kernel = conv.linear.kernel[...].reshape(3, 3, 3, 5)  # (H, W, in, out)
-    ref = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    ref = jax.lax.conv_general_dilated(
+        x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     np.testing.assert_allclose(conv(x), ref + conv.linear.bias[...], rtol=1e-5, atol=1e-5)

@@ -51,6 +51,7 @@ SCRIPT = textwrap.dedent("""
 
 def test_sharded_equals_vectorized_on_two_devices():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         env=env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
+    )
     assert out.returncode == 0 and "OK" in out.stdout, out.stdout + out.stderr

@@ -26,8 +26,10 @@ def runs():
     rng = np.random.default_rng(0)
     stuck = np.zeros((5, 40), int)
     mixing = rng.choice(3, size=(5, 40), p=W3)
-    return {"vanilla": D.mode_coverage(labels=stuck, weights=W3),
-            "chained": D.mode_coverage(labels=mixing, weights=W3)}
+    return {
+        "vanilla": D.mode_coverage(labels=stuck, weights=W3),
+        "chained": D.mode_coverage(labels=mixing, weights=W3),
+    }
 
 
 def saved_png(fig, path, dpi=50):
@@ -53,8 +55,10 @@ def test_mode_frequencies_plot(tmp_path):
     np.testing.assert_allclose([s[0, 1] for s in segments.get_segments()], W3)
     dots = [c for c in ax.collections if c.get_label() != "target"]
     assert [len(d.get_offsets()) for d in dots] == [5 * 3, 5 * 3]  # chains x modes
-    np.testing.assert_allclose(np.sort(dots[1].get_offsets()[:, 1]),
-                               np.sort(cov["chained"]["chain_frequency"].values.ravel()))
+    np.testing.assert_allclose(
+        np.sort(dots[1].get_offsets()[:, 1]),
+        np.sort(cov["chained"]["chain_frequency"].values.ravel()),
+    )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["mode 0", "mode 1", "mode 2"]
 
 
@@ -73,7 +77,7 @@ def test_frequency_vs_steps_plot(tmp_path):
     fig = plots.plot_frequency_vs_steps(cov, steps_per_draw={"vanilla": 10, "chained": 20})
     saved_png(fig, tmp_path / "steps.png")
     assert len(fig.axes) == 2
-    for ax, (name, spd) in zip(fig.axes, [("vanilla", 10), ("chained", 20)]):
+    for ax, (name, spd) in zip(fig.axes, [("vanilla", 10), ("chained", 20)], strict=False):
         assert ax.get_title() == name and ax.get_xscale() == "log"
         curves = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]
         targets = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
@@ -94,8 +98,9 @@ def test_image_grid(tmp_path):
     inv = np.arange(10) % 3 == 0
     imgs[inv] = 1 - imgs[inv]
     modes = D.assign_modes(imgs, lambda b: (b.mean(-1) > 0.5).astype(int), num_modes=2)
-    fig = plots.plot_image_grid(imgs, modes, image_shape=(8, 8), ncols=4,
-                                mode_names=["plain", "inverted"])
+    fig = plots.plot_image_grid(
+        imgs, modes, image_shape=(8, 8), ncols=4, mode_names=["plain", "inverted"]
+    )
     saved_png(fig, tmp_path / "grid.png")
     assert len(fig.axes) == 12  # 3 rows x 4 columns, two left empty
     titles = [ax.get_title() for ax in fig.axes[:10]]
@@ -112,9 +117,9 @@ def test_plot_bad_inputs():
     with pytest.raises(ValueError, match="coverage"):
         plots.plot_mode_frequencies({})
     with pytest.raises(ValueError, match="coverage"):
-        plots.plot_mode_frequencies({"a": cov["vanilla"],
-                                     "b": D.mode_coverage(labels=np.zeros((1, 3), int),
-                                                          num_modes=2)})
+        plots.plot_mode_frequencies(
+            {"a": cov["vanilla"], "b": D.mode_coverage(labels=np.zeros((1, 3), int), num_modes=2)}
+        )
     with pytest.raises(ValueError, match="mode_names"):
         plots.plot_mode_frequencies(cov, mode_names=["a", "b"])
     with pytest.raises(ValueError, match="steps_per_draw"):

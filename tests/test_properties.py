@@ -20,12 +20,11 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
+import numpyro.distributions as dist
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jax import random
-
-import numpyro
-import numpyro.distributions as dist
 from numpyro.infer import MCMC
 
 from numpyro_cld import AnnealedLangevin, ChainedLangevin, Langevin
@@ -33,9 +32,14 @@ from numpyro_cld.schedules import ncsn_sigmas
 
 # no shrink phase: every example compiles a kernel, so shrinking a failure takes minutes;
 # the failing example is printed as drawn
-SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None,
-                    phases=[Phase.explicit, Phase.generate],
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
 NUM_SAMPLES = 4
 BOUND = 2.5  # edge of the NaN region of the faulty targets
 
@@ -45,10 +49,12 @@ def make_model(shape, faulty):
         # two modes; Normal components keep exact smoothing and exact prefix marginals
         mix = dist.Categorical(probs=jnp.array([0.4, 0.6]))
         loc = jnp.stack([-jnp.ones(shape), jnp.ones(shape)])
-        x = numpyro.sample("x", dist.MixtureSameFamily(
-            mix, dist.Normal(loc, 0.8).to_event(len(shape))))
+        x = numpyro.sample(
+            "x", dist.MixtureSameFamily(mix, dist.Normal(loc, 0.8).to_event(len(shape)))
+        )
         if faulty:
             numpyro.factor("nan_region", jnp.where(jnp.any(jnp.abs(x) > BOUND), jnp.nan, 0.0))
+
     return model
 
 
@@ -60,12 +66,17 @@ chains = st.integers(1, 3)
 def run_and_check(kernel, shape, num_chains, x64, steps_per_transition, faulty):
     init = random.uniform(random.key(1), (num_chains,) + shape, minval=-1.0, maxval=1.0)
     init = {"x": init if num_chains > 1 else init[0]}
-    mcmc = MCMC(kernel, num_warmup=2, num_samples=NUM_SAMPLES, num_chains=num_chains,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=2,
+        num_samples=NUM_SAMPLES,
+        num_chains=num_chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        mcmc.run(random.key(0), init_params=init,
-                 extra_fields=("num_diverging", "accept_prob"))
+        mcmc.run(random.key(0), init_params=init, extra_fields=("num_diverging", "accept_prob"))
     x = np.asarray(mcmc.get_samples(group_by_chain=True)["x"])
     extra = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
 
@@ -83,27 +94,45 @@ def run_and_check(kernel, shape, num_chains, x64, steps_per_transition, faulty):
     assert np.all(np.isfinite(acc) & (acc >= 0) & (acc <= 1))
     # faults are reported: a warning exactly when the kernel counted any (warmup included)
     assert kernel.num_faults >= ndiv.sum()
-    warned = any(issubclass(w.category, RuntimeWarning) and "non-finite" in str(w.message)
-                 for w in caught)
+    warned = any(
+        issubclass(w.category, RuntimeWarning) and "non-finite" in str(w.message) for w in caught
+    )
     assert warned == (kernel.num_faults > 0)
 
 
 @SETTINGS
-@given(shape=shapes, num_chains=chains, step_size=step_sizes, x64=st.booleans(),
-       adjust=st.booleans(), num_steps=st.integers(1, 3), faulty=st.booleans())
+@given(
+    shape=shapes,
+    num_chains=chains,
+    step_size=step_sizes,
+    x64=st.booleans(),
+    adjust=st.booleans(),
+    num_steps=st.integers(1, 3),
+    faulty=st.booleans(),
+)
 def test_langevin_properties(shape, num_chains, step_size, x64, adjust, num_steps, faulty):
     with jax.enable_x64(x64):
-        kernel = Langevin(make_model(shape, faulty), step_size=step_size, num_steps=num_steps,
-                          adjust=adjust)
+        kernel = Langevin(
+            make_model(shape, faulty), step_size=step_size, num_steps=num_steps, adjust=adjust
+        )
         run_and_check(kernel, shape, num_chains, x64, num_steps, faulty)
 
 
 @SETTINGS
-@given(shape=shapes, num_chains=chains, eps=step_sizes, x64=st.booleans(),
-       adjust=st.booleans(), num_levels=st.integers(1, 3), steps_per_level=st.integers(1, 2),
-       path=st.sampled_from(["ve", "tempered"]), faulty=st.booleans())
-def test_annealed_properties(shape, num_chains, eps, x64, adjust, num_levels,
-                             steps_per_level, path, faulty):
+@given(
+    shape=shapes,
+    num_chains=chains,
+    eps=step_sizes,
+    x64=st.booleans(),
+    adjust=st.booleans(),
+    num_levels=st.integers(1, 3),
+    steps_per_level=st.integers(1, 2),
+    path=st.sampled_from(["ve", "tempered"]),
+    faulty=st.booleans(),
+)
+def test_annealed_properties(
+    shape, num_chains, eps, x64, adjust, num_levels, steps_per_level, path, faulty
+):
     faulty = faulty and path == "tempered"  # exact smoothing ("ve") needs a factor-free model
     with jax.enable_x64(x64):
         if path == "ve":
@@ -111,8 +140,14 @@ def test_annealed_properties(shape, num_chains, eps, x64, adjust, num_levels,
             eps = eps / 100  # eta_1 = eps sigma_1^2 / sigma_L^2 is up to 100 eps
         else:
             levels = dict(lambdas=np.linspace(1.0 / num_levels, 1.0, num_levels))
-        kernel = AnnealedLangevin(make_model(shape, faulty), path=path, eps=eps,
-                                  steps_per_level=steps_per_level, adjust=adjust, **levels)
+        kernel = AnnealedLangevin(
+            make_model(shape, faulty),
+            path=path,
+            eps=eps,
+            steps_per_level=steps_per_level,
+            adjust=adjust,
+            **levels,
+        )
         run_and_check(kernel, shape, num_chains, x64, num_levels * steps_per_level, faulty)
 
 
@@ -129,9 +164,9 @@ def chained_configs(draw):
         steps_per_patch=draw(st.integers(1, 2)),
         # Chained-ALD's smoothed prefix is closed-form for a site with one event dimension
         # (a (1, 3)-shaped mixture site is refused with a clear ValueError)
-        num_levels=draw(st.integers(0, 2)) if conditional == "prefix" and len(shape) == 1
-        else 0,
-        order=draw(st.sampled_from(["sequential", "random"])) if conditional == "full"
+        num_levels=draw(st.integers(0, 2)) if conditional == "prefix" and len(shape) == 1 else 0,
+        order=draw(st.sampled_from(["sequential", "random"]))
+        if conditional == "full"
         else "sequential",
         faulty=draw(st.booleans()) if conditional == "full" else False,
     )
@@ -144,12 +179,21 @@ def test_chained_properties(cfg, num_chains, step_size, x64):
     dim = math.prod(shape)
     num_patches = -(-dim // cfg["patch_size"])
     with jax.enable_x64(x64):
-        levels = (dict(sigmas=ncsn_sigmas(1.0, 0.1, num_levels), eps=step_size / 100)
-                  if num_levels else {})
-        kernel = ChainedLangevin(make_model(shape, cfg["faulty"]), patch_size=cfg["patch_size"],
-                                 conditional=cfg["conditional"], adjust=cfg["adjust"],
-                                 steps_per_patch=cfg["steps_per_patch"], step_size=step_size,
-                                 order=cfg["order"], **levels)
+        levels = (
+            dict(sigmas=ncsn_sigmas(1.0, 0.1, num_levels), eps=step_size / 100)
+            if num_levels
+            else {}
+        )
+        kernel = ChainedLangevin(
+            make_model(shape, cfg["faulty"]),
+            patch_size=cfg["patch_size"],
+            conditional=cfg["conditional"],
+            adjust=cfg["adjust"],
+            steps_per_patch=cfg["steps_per_patch"],
+            step_size=step_size,
+            order=cfg["order"],
+            **levels,
+        )
         steps = num_patches * cfg["steps_per_patch"] * max(num_levels, 1)
         run_and_check(kernel, shape, num_chains, x64, steps, cfg["faulty"])
         assert kernel.num_patches == num_patches

@@ -7,11 +7,10 @@ import pickle
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
-from jax import random
-
 import numpyro
 import numpyro.distributions as dist
+import pytest
+from jax import random
 from numpyro.infer import MCMC
 
 from numpyro_cld import AnnealedLangevin, ChainedLangevin, Langevin
@@ -27,12 +26,15 @@ def mixture4():
 KERNELS = {
     "ula": lambda: Langevin(mixture4, step_size=0.05, num_steps=3),
     "mala": lambda: Langevin(mixture4, adjust=True, num_steps=3),
-    "annealed": lambda: AnnealedLangevin(mixture4, sigmas=ncsn_sigmas(1.0, 0.1, 3),
-                                         steps_per_level=3, step_size=0.01),
-    "chained-prefix": lambda: ChainedLangevin(mixture4, patch_size=2, conditional="prefix",
-                                              steps_per_patch=3, step_size=0.05),
-    "chained-full-mh": lambda: ChainedLangevin(mixture4, patch_size=2, conditional="full",
-                                               adjust=True, steps_per_patch=3),
+    "annealed": lambda: AnnealedLangevin(
+        mixture4, sigmas=ncsn_sigmas(1.0, 0.1, 3), steps_per_level=3, step_size=0.01
+    ),
+    "chained-prefix": lambda: ChainedLangevin(
+        mixture4, patch_size=2, conditional="prefix", steps_per_patch=3, step_size=0.05
+    ),
+    "chained-full-mh": lambda: ChainedLangevin(
+        mixture4, patch_size=2, conditional="full", adjust=True, steps_per_patch=3
+    ),
 }
 
 
@@ -44,8 +46,14 @@ def draws(mcmc):
 def test_same_key_bit_identical(name):
     out = []
     for _ in range(2):
-        mcmc = MCMC(KERNELS[name](), num_warmup=20, num_samples=30, num_chains=2,
-                    chain_method="vectorized", progress_bar=False)
+        mcmc = MCMC(
+            KERNELS[name](),
+            num_warmup=20,
+            num_samples=30,
+            num_chains=2,
+            chain_method="vectorized",
+            progress_bar=False,
+        )
         mcmc.run(random.key(7))
         out.append(draws(mcmc))
     np.testing.assert_array_equal(out[0], out[1])
@@ -63,8 +71,9 @@ def test_warmup_then_run_equals_one_long_run(name):
     first = draws(split)
     split.post_warmup_state = split.last_state
     split.run(split.post_warmup_state.rng_key)
-    np.testing.assert_allclose(np.concatenate([first, draws(split)], 1), draws(long),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.concatenate([first, draws(split)], 1), draws(long), rtol=1e-6, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", list(KERNELS))
@@ -74,8 +83,9 @@ def test_pickle_roundtrip(name):
     mcmc.run(random.key(0))
     again = pickle.loads(pickle.dumps(mcmc))
     np.testing.assert_array_equal(draws(again), draws(mcmc))
-    fresh = MCMC(pickle.loads(pickle.dumps(KERNELS[name]())), num_warmup=5, num_samples=5,
-                 progress_bar=False)
+    fresh = MCMC(
+        pickle.loads(pickle.dumps(KERNELS[name]())), num_warmup=5, num_samples=5, progress_bar=False
+    )
     fresh.run(random.key(0))
     np.testing.assert_array_equal(draws(fresh), draws(mcmc))
 
@@ -87,23 +97,41 @@ def nan_beyond_two(x):
 
 FAULTY = {
     "ula": lambda: Langevin(potential_fn=nan_beyond_two, step_size=0.8, num_steps=2),
-    "mala": lambda: Langevin(potential_fn=nan_beyond_two, step_size=0.8, num_steps=2,
-                             adjust=True, adapt_step_size=False),
-    "annealed-tempered": lambda: AnnealedLangevin(potential_fn=nan_beyond_two,
-                                                  path="tempered", steps_per_level=2, step_size=0.8),
-    "chained-full": lambda: ChainedLangevin(potential_fn=nan_beyond_two, patch_size=1,
-                                            conditional="full", step_size=0.8,
-                                            steps_per_patch=2),
-    "chained-full-mh": lambda: ChainedLangevin(potential_fn=nan_beyond_two, patch_size=1,
-                                               conditional="full", adjust=True, step_size=0.8,
-                                               adapt_step_size=False, steps_per_patch=2),
+    "mala": lambda: Langevin(
+        potential_fn=nan_beyond_two, step_size=0.8, num_steps=2, adjust=True, adapt_step_size=False
+    ),
+    "annealed-tempered": lambda: AnnealedLangevin(
+        potential_fn=nan_beyond_two, path="tempered", steps_per_level=2, step_size=0.8
+    ),
+    "chained-full": lambda: ChainedLangevin(
+        potential_fn=nan_beyond_two,
+        patch_size=1,
+        conditional="full",
+        step_size=0.8,
+        steps_per_patch=2,
+    ),
+    "chained-full-mh": lambda: ChainedLangevin(
+        potential_fn=nan_beyond_two,
+        patch_size=1,
+        conditional="full",
+        adjust=True,
+        step_size=0.8,
+        adapt_step_size=False,
+        steps_per_patch=2,
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(FAULTY))
 def test_nan_region_is_flagged_and_never_sampled(name):
-    mcmc = MCMC(FAULTY[name](), num_warmup=0, num_samples=200, num_chains=2,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        FAULTY[name](),
+        num_warmup=0,
+        num_samples=200,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(random.key(0), init_params=jnp.zeros((2, 2)), extra_fields=("num_diverging",))
     x = np.asarray(mcmc.get_samples())
     extra = mcmc.get_extra_fields()
@@ -114,9 +142,17 @@ def test_nan_region_is_flagged_and_never_sampled(name):
 
 @pytest.mark.parametrize("adjust", [False, True])
 def test_overflow_at_huge_step_size_is_contained(adjust):
-    mcmc = MCMC(Langevin(potential_fn=lambda x: jnp.sum(x**4), step_size=1e30, adjust=adjust,
-                         adapt_step_size=False),
-                num_warmup=0, num_samples=50, progress_bar=False)
+    mcmc = MCMC(
+        Langevin(
+            potential_fn=lambda x: jnp.sum(x**4),
+            step_size=1e30,
+            adjust=adjust,
+            adapt_step_size=False,
+        ),
+        num_warmup=0,
+        num_samples=50,
+        progress_bar=False,
+    )
     mcmc.run(random.key(0), init_params=jnp.ones(3))
     x = np.asarray(mcmc.get_samples())
     assert np.all(np.isfinite(x))
@@ -129,8 +165,14 @@ def test_score_fn_returning_nan_now_and_then():
         bad = jnp.floor(jnp.abs(x[0]) * 1000) % 10 == 7
         return jnp.where(bad, jnp.nan, -x)
 
-    mcmc = MCMC(Langevin(score_fn=flaky_score, step_size=0.1, num_steps=5), num_warmup=0,
-                num_samples=300, num_chains=2, chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        Langevin(score_fn=flaky_score, step_size=0.1, num_steps=5),
+        num_warmup=0,
+        num_samples=300,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(random.key(0), init_params=jnp.zeros((2, 3)), extra_fields=("num_diverging",))
     x = np.asarray(mcmc.get_samples())
     n = mcmc.get_extra_fields()["num_diverging"]
@@ -142,11 +184,16 @@ def test_score_fn_returning_nan_now_and_then():
 @pytest.mark.parametrize("chain_method", ["vectorized", "sequential", jax.vmap])
 def test_faults_raise_one_warning_and_are_counted(chain_method):
     kernel = Langevin(potential_fn=nan_beyond_two, step_size=0.8, num_steps=2)
-    mcmc = MCMC(kernel, num_warmup=0, num_samples=200, num_chains=2,
-                chain_method=chain_method, progress_bar=False)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=0,
+        num_samples=200,
+        num_chains=2,
+        chain_method=chain_method,
+        progress_bar=False,
+    )
     with pytest.warns(RuntimeWarning, match="non-finite") as record:
-        mcmc.run(random.key(0), init_params=jnp.zeros((2, 2)),
-                 extra_fields=("num_diverging",))
+        mcmc.run(random.key(0), init_params=jnp.zeros((2, 2)), extra_fields=("num_diverging",))
     assert sum("non-finite" in str(w.message) for w in record) <= 2  # once per chain init
     assert kernel.num_faults == int(mcmc.get_extra_fields()["num_diverging"].sum()) > 0
 
@@ -157,8 +204,14 @@ def test_clean_run_never_calls_the_host(monkeypatch, chain_method):
     # transition (3x slower); the custom batching rule keeps it to faulty transitions only
     calls = []
     monkeypatch.setattr(Langevin, "_report_faults", lambda self, n: calls.append(int(n.sum())))
-    mcmc = MCMC(Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1), num_warmup=0,
-                num_samples=30, num_chains=2, chain_method=chain_method, progress_bar=False)
+    mcmc = MCMC(
+        Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1),
+        num_warmup=0,
+        num_samples=30,
+        num_chains=2,
+        chain_method=chain_method,
+        progress_bar=False,
+    )
     mcmc.run(random.key(0), init_params=jnp.zeros((2, 2)))
     assert calls == []
 
@@ -166,8 +219,12 @@ def test_clean_run_never_calls_the_host(monkeypatch, chain_method):
 def test_no_fault_no_warning():
     import warnings
 
-    mcmc = MCMC(Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1), num_warmup=0,
-                num_samples=50, progress_bar=False)
+    mcmc = MCMC(
+        Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1),
+        num_warmup=0,
+        num_samples=50,
+        progress_bar=False,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mcmc.run(random.key(0), init_params=jnp.zeros(2))

@@ -38,11 +38,10 @@ Excluded, because they are not exact:
 
 import jax.numpy as jnp
 import numpy as np
-import pytest
-from jax import random
-
 import numpyro
 import numpyro.distributions as dist
+import pytest
+from jax import random
 
 from numpyro_cld import ChainedLangevin, Langevin
 from numpyro_cld.calibration import rank_uniformity_test, sbc_ranks
@@ -80,8 +79,15 @@ def test_rank_test_bad_inputs():
 
 @pytest.mark.slow
 def test_sbc_mala():
-    res = sbc_ranks(Langevin(schools, adjust=True, num_steps=10), random.key(0),
-                    data_site="y", num_replications=R, num_warmup=200, num_draws=L, thin=2)
+    res = sbc_ranks(
+        Langevin(schools, adjust=True, num_steps=10),
+        random.key(0),
+        data_site="y",
+        num_replications=R,
+        num_warmup=200,
+        num_draws=L,
+        thin=2,
+    )
     for name, ranks in res.ranks.items():
         stat, p = rank_uniformity_test(ranks, L)
         assert p > LEVEL, (name, stat, p)
@@ -95,10 +101,22 @@ def test_sbc_chained_full_conditional_mh():
     # 0.31 / 0.84, median 0.95 / 0.56 / 0.91 (mu / tau / theta_raw). thin=4 moves tau
     # towards the ESS/L >= 0.5 regime of the docstring (MALA at thin=2 for comparison:
     # min 0.80 / 0.03 / 0.74, median 0.86 / 0.82 / 0.83).
-    kernel = ChainedLangevin(schools, conditional="full", adjust=True,
-                             blocks=["mu", "tau", "theta_raw"], steps_per_patch=3)
-    res = sbc_ranks(kernel, random.key(1), data_site="y", num_replications=R,
-                    num_warmup=200, num_draws=L, thin=4)
+    kernel = ChainedLangevin(
+        schools,
+        conditional="full",
+        adjust=True,
+        blocks=["mu", "tau", "theta_raw"],
+        steps_per_patch=3,
+    )
+    res = sbc_ranks(
+        kernel,
+        random.key(1),
+        data_site="y",
+        num_replications=R,
+        num_warmup=200,
+        num_draws=L,
+        thin=4,
+    )
     for name, ranks in res.ranks.items():
         stat, p = rank_uniformity_test(ranks, L)
         assert p > LEVEL, (name, stat, p)
@@ -106,7 +124,13 @@ def test_sbc_chained_full_conditional_mh():
 
 def test_sbc_rejects_biased_ula():
     # ULA with a large step is biased: SBC must see it (a check that SBC can fail)
-    res = sbc_ranks(Langevin(schools, step_size=0.3, num_steps=10), random.key(0),
-                    data_site="y", num_replications=1000, num_warmup=100, num_draws=L,
-                    thin=1)
+    res = sbc_ranks(
+        Langevin(schools, step_size=0.3, num_steps=10),
+        random.key(0),
+        data_site="y",
+        num_replications=1000,
+        num_warmup=100,
+        num_draws=L,
+        thin=1,
+    )
     assert min(rank_uniformity_test(r, L)[1] for r in res.ranks.values()) < 1e-6

@@ -9,8 +9,16 @@ import pytest
 import scipy.stats
 from jax import random
 
-from numpyro_cld.schedules import (GaussianBase, StudentTBase, as_base, check_lambdas,
-                                   check_sigmas, ncsn_sigmas, ncsn_step_sizes, vp_lambdas)
+from numpyro_cld.schedules import (
+    GaussianBase,
+    StudentTBase,
+    as_base,
+    check_lambdas,
+    check_sigmas,
+    ncsn_sigmas,
+    ncsn_step_sizes,
+    vp_lambdas,
+)
 
 
 def test_ncsn_sigmas_geometric_defaults():
@@ -43,22 +51,26 @@ def test_vp_lambdas_increase_to_one(schedule):
 def test_vp_lambdas_shapes_of_schedules():
     t = np.linspace(0, 1, 5)
     np.testing.assert_allclose(vp_lambdas(5, "linear", 0.2), 0.2 + 0.8 * t, rtol=1e-6)
-    np.testing.assert_allclose(vp_lambdas(5, "cosine", 0.2),
-                               0.2 + 0.8 * np.sin(np.pi * t / 2) ** 2, rtol=1e-6)
+    np.testing.assert_allclose(
+        vp_lambdas(5, "cosine", 0.2), 0.2 + 0.8 * np.sin(np.pi * t / 2) ** 2, rtol=1e-6
+    )
     # OU: lam_t = exp(-2 (T - t)) with T = -log(lambda_min)/2 on an even grid in t
     T = -math.log(0.2) / 2
-    np.testing.assert_allclose(vp_lambdas(5, "exponential", 0.2), np.exp(-2 * (T - T * t)),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        vp_lambdas(5, "exponential", 0.2), np.exp(-2 * (T - T * t)), rtol=1e-5
+    )
     np.testing.assert_allclose(vp_lambdas(1), [1.0])
 
 
 def test_gaussian_base_density_score_sample():
     base = GaussianBase(2.0)
     x = jnp.array([[0.3, -1.0, 2.0]])
-    np.testing.assert_allclose(base.log_prob(x),
-                               scipy.stats.norm(0, 2).logpdf(np.asarray(x)).sum(-1), rtol=1e-5)
-    np.testing.assert_allclose(base.score(x), jax.grad(lambda v: base.log_prob(v).sum())(x),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        base.log_prob(x), scipy.stats.norm(0, 2).logpdf(np.asarray(x)).sum(-1), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        base.score(x), jax.grad(lambda v: base.log_prob(v).sum())(x), rtol=1e-5
+    )
     z = base.sample(random.key(0), (20000, 3))
     # sd of the sample sd with n = 60000 draws: 2 / sqrt(2 n) ~ 0.006
     assert abs(float(z.std()) - 2.0) < 0.03
@@ -69,9 +81,11 @@ def test_student_t_base_matches_scipy_and_has_heavy_tails():
     x = np.array([[0.3, -1.0], [4.0, 7.0]], np.float32)
     ref = scipy.stats.multivariate_t(np.zeros(2), 1.5**2 * np.eye(2), df=3.0).logpdf(x)
     np.testing.assert_allclose(base.log_prob(jnp.asarray(x)), ref, rtol=1e-5)
-    np.testing.assert_allclose(base.score(jnp.asarray(x)),
-                               jax.grad(lambda v: base.log_prob(v).sum())(jnp.asarray(x)),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        base.score(jnp.asarray(x)),
+        jax.grad(lambda v: base.log_prob(v).sum())(jnp.asarray(x)),
+        rtol=1e-5,
+    )
     z = np.asarray(base.sample(random.key(1), (40000, 2)))
     # each marginal of t(0, s^2 I, alpha) is a scaled t_alpha; KS test at a generous level
     ks = scipy.stats.kstest(z[:, 0] / 1.5, scipy.stats.t(3.0).cdf)
@@ -87,26 +101,32 @@ def test_as_base():
 
 
 # -- bad inputs -------------------------------------------------------------------------
-@pytest.mark.parametrize("sigmas, match", [
-    ([1.0, 1.0, 0.1], "strictly decreasing"),
-    ([0.1, 1.0], "strictly decreasing"),
-    ([1.0, 0.0], "finite and positive"),
-    ([1.0, -0.5], "finite and positive"),
-    ([1.0, float("nan")], "finite and positive"),
-    ([], "L = 0"),
-    ([[1.0, 0.1]], "1-d"),
-])
+@pytest.mark.parametrize(
+    "sigmas, match",
+    [
+        ([1.0, 1.0, 0.1], "strictly decreasing"),
+        ([0.1, 1.0], "strictly decreasing"),
+        ([1.0, 0.0], "finite and positive"),
+        ([1.0, -0.5], "finite and positive"),
+        ([1.0, float("nan")], "finite and positive"),
+        ([], "L = 0"),
+        ([[1.0, 0.1]], "1-d"),
+    ],
+)
 def test_check_sigmas_rejects(sigmas, match):
     with pytest.raises(ValueError, match="sigmas.*" + match):
         check_sigmas(sigmas)
 
 
-@pytest.mark.parametrize("lambdas, match", [
-    ([0.5, 0.2], "strictly increasing"),
-    ([0.0, 0.5], r"\(0, 1\]"),
-    ([0.5, 1.5], r"\(0, 1\]"),
-    ([], "L = 0"),
-])
+@pytest.mark.parametrize(
+    "lambdas, match",
+    [
+        ([0.5, 0.2], "strictly increasing"),
+        ([0.0, 0.5], r"\(0, 1\]"),
+        ([0.5, 1.5], r"\(0, 1\]"),
+        ([], "L = 0"),
+    ],
+)
 def test_check_lambdas_rejects(lambdas, match):
     with pytest.raises(ValueError, match="lambdas.*" + match):
         check_lambdas(lambdas)

@@ -4,19 +4,24 @@ the Monte-Carlo Tweedie estimator's convergence, the tempered path, unsupported 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
+import numpyro.distributions as dist
 import pytest
 from jax import random
 from jax.flatten_util import ravel_pytree
-
-import numpyro
-import numpyro.distributions as dist
 from numpyro.distributions import constraints
 from numpyro.handlers import seed, trace
 
 from numpyro_cld.schedules import GaussianBase, StudentTBase
-from numpyro_cld.sources import (UnsupportedSiteError, exact_level_source,
-                                   exact_smoothing_problems, mc_level_source, smooth,
-                                   smooth_distribution, tempered_level_source)
+from numpyro_cld.sources import (
+    UnsupportedSiteError,
+    exact_level_source,
+    exact_smoothing_problems,
+    mc_level_source,
+    smooth,
+    smooth_distribution,
+    tempered_level_source,
+)
 
 # a 2-d mixture with correlated, unequal components (exercises MVN and MixtureSameFamily)
 LOCS = jnp.array([[-2.0, 1.0], [1.5, -0.5], [2.0, 2.5]])
@@ -26,8 +31,9 @@ POINTS = jnp.array([[0.0, 0.0], [-2.5, 1.5], [2.0, 1.0], [1.0, -2.0]])
 
 
 def mixture():
-    return dist.MixtureSameFamily(dist.Categorical(WEIGHTS),
-                                  dist.MultivariateNormal(LOCS, covariance_matrix=COVS))
+    return dist.MixtureSameFamily(
+        dist.Categorical(WEIGHTS), dist.MultivariateNormal(LOCS, covariance_matrix=COVS)
+    )
 
 
 def model():
@@ -42,8 +48,12 @@ def _mixture_density_and_grad(y):
     """The unsmoothed mixture's density and its gradient, in float64 numpy (independent of
     the NumPyro distribution code under test)."""
     dens, grad = np.zeros(len(y)), np.zeros_like(y)
-    for w, m, c in zip(np.asarray(WEIGHTS, np.float64), np.asarray(LOCS, np.float64),
-                       np.asarray(COVS, np.float64)):
+    for w, m, c in zip(
+        np.asarray(WEIGHTS, np.float64),
+        np.asarray(LOCS, np.float64),
+        np.asarray(COVS, np.float64),
+        strict=True,
+    ):
         prec = np.linalg.inv(c)
         r = y - m
         q = np.einsum("ni,ij,nj->n", r, prec, r)
@@ -72,8 +82,9 @@ def brute_force_score(xs, path, level, seed, num_batches=10, batch=20_000):
 
 @pytest.mark.parametrize("path, level", [("ve", 0.5), ("ve", 2.0), ("vp", 0.3), ("vp", 0.8)])
 def test_exact_smoothed_score_matches_brute_force_convolution(path, level):
-    source = jax.jit(jax.vmap(exact_level_source(model, (), {}, path, GaussianBase(), unravel),
-                              (0, None)))
+    source = jax.jit(
+        jax.vmap(exact_level_source(model, (), {}, path, GaussianBase(), unravel), (0, None))
+    )
     _, exact = source(POINTS, jnp.float32(level))
     ref, se = brute_force_score(POINTS, path, level, seed=0)
     # 5 Monte-Carlo standard errors of the brute force + float32 rounding
@@ -83,23 +94,29 @@ def test_exact_smoothed_score_matches_brute_force_convolution(path, level):
 
 def test_exact_smoothed_potential_is_the_closed_form_mixture():
     sigma = 0.7
-    source = jax.jit(jax.vmap(exact_level_source(model, (), {}, "ve", GaussianBase(), unravel),
-                              (0, None)))
+    source = jax.jit(
+        jax.vmap(exact_level_source(model, (), {}, "ve", GaussianBase(), unravel), (0, None))
+    )
     closed = dist.MixtureSameFamily(
         dist.Categorical(WEIGHTS),
-        dist.MultivariateNormal(LOCS, covariance_matrix=COVS + sigma**2 * jnp.eye(2)))
+        dist.MultivariateNormal(LOCS, covariance_matrix=COVS + sigma**2 * jnp.eye(2)),
+    )
     pe, score = source(POINTS, jnp.float32(sigma))
     np.testing.assert_allclose(pe, -closed.log_prob(POINTS), rtol=1e-5)
-    np.testing.assert_allclose(score, jax.vmap(jax.grad(closed.log_prob))(POINTS),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        score, jax.vmap(jax.grad(closed.log_prob))(POINTS), rtol=1e-4, atol=1e-5
+    )
     # vp with base N(0, c^2 I): N(sqrt(lam) m, lam S + (1 - lam) c^2 I)
     lam, c = 0.4, 2.0
-    source = jax.jit(jax.vmap(exact_level_source(model, (), {}, "vp", GaussianBase(c), unravel),
-                              (0, None)))
+    source = jax.jit(
+        jax.vmap(exact_level_source(model, (), {}, "vp", GaussianBase(c), unravel), (0, None))
+    )
     closed = dist.MixtureSameFamily(
         dist.Categorical(WEIGHTS),
-        dist.MultivariateNormal(jnp.sqrt(lam) * LOCS,
-                                covariance_matrix=lam * COVS + (1 - lam) * c**2 * jnp.eye(2)))
+        dist.MultivariateNormal(
+            jnp.sqrt(lam) * LOCS, covariance_matrix=lam * COVS + (1 - lam) * c**2 * jnp.eye(2)
+        ),
+    )
     pe, _ = source(POINTS, jnp.float32(lam))
     np.testing.assert_allclose(pe, -closed.log_prob(POINTS), rtol=1e-5)
 
@@ -107,11 +124,17 @@ def test_exact_smoothed_potential_is_the_closed_form_mixture():
 def multi_site_model():
     with numpyro.plate("p", 3):
         numpyro.sample("a", dist.Normal(jnp.array([0.0, 1.0, 2.0]), 0.5))
-    numpyro.sample("b", dist.MixtureGeneral(
-        dist.Categorical(jnp.array([0.3, 0.7])),
-        [dist.Normal(jnp.array([1.0, -1.0]), 2.0).to_event(1),
-         dist.MultivariateNormal(jnp.zeros(2), jnp.array([[1.0, 0.3], [0.3, 1.0]]))],
-        support=constraints.real_vector))
+    numpyro.sample(
+        "b",
+        dist.MixtureGeneral(
+            dist.Categorical(jnp.array([0.3, 0.7])),
+            [
+                dist.Normal(jnp.array([1.0, -1.0]), 2.0).to_event(1),
+                dist.MultivariateNormal(jnp.zeros(2), jnp.array([[1.0, 0.3], [0.3, 1.0]])),
+            ],
+            support=constraints.real_vector,
+        ),
+    )
     numpyro.sample("c", dist.Normal(0.0, 1.0).expand([2]).to_event(1))
     numpyro.deterministic("ignored", 1.0)
 
@@ -121,17 +144,22 @@ def test_handler_on_plates_independent_expanded_and_mixture_general():
     tr = trace(seed(multi_site_model, 0)).get_trace()
     params = {k: tr[k]["value"] for k in ("a", "b", "c")}
     x, unravel_fn = ravel_pytree(params)
-    pe, _ = jax.jit(exact_level_source(multi_site_model, (), {}, "ve", GaussianBase(),
-                                       unravel_fn))(x, jnp.float32(sigma))
+    pe, _ = jax.jit(exact_level_source(multi_site_model, (), {}, "ve", GaussianBase(), unravel_fn))(
+        x, jnp.float32(sigma)
+    )
     v = sigma**2
     expected = (
         dist.Normal(jnp.array([0.0, 1.0, 2.0]), jnp.sqrt(0.25 + v)).log_prob(params["a"]).sum()
         + dist.MixtureGeneral(
             dist.Categorical(jnp.array([0.3, 0.7])),
-            [dist.Normal(jnp.array([1.0, -1.0]), jnp.sqrt(4.0 + v)).to_event(1),
-             dist.MultivariateNormal(jnp.zeros(2), jnp.array([[1 + v, 0.3], [0.3, 1 + v]]))],
-            support=constraints.real_vector).log_prob(params["b"])
-        + dist.Normal(0.0, jnp.sqrt(1 + v)).log_prob(params["c"]).sum())
+            [
+                dist.Normal(jnp.array([1.0, -1.0]), jnp.sqrt(4.0 + v)).to_event(1),
+                dist.MultivariateNormal(jnp.zeros(2), jnp.array([[1 + v, 0.3], [0.3, 1 + v]])),
+            ],
+            support=constraints.real_vector,
+        ).log_prob(params["b"])
+        + dist.Normal(0.0, jnp.sqrt(1 + v)).log_prob(params["c"]).sum()
+    )
     np.testing.assert_allclose(pe, -expected, rtol=1e-5)
     assert exact_smoothing_problems(multi_site_model) == []
 
@@ -152,7 +180,9 @@ def test_mc_tweedie_converges_to_exact(path, level):
     rmse, bias, se = {}, {}, {}
     for n in (8, 64, 512, 4096):
         src = mc_level_source(lambda y: -mixture().log_prob(y), path, GaussianBase(), n)
-        est = np.asarray(jax.jit(jax.vmap(lambda k: src(x, jnp.float32(level), k)[1]))(keys))
+        est = np.asarray(
+            jax.jit(jax.vmap(lambda k, src=src: src(x, jnp.float32(level), k)[1]))(keys)
+        )
         err = est - np.asarray(exact)
         rmse[n] = np.sqrt((err**2).sum(-1).mean())
         bias[n] = err.mean(0)
@@ -170,8 +200,10 @@ def test_mc_student_t_vp_score_matches_quadrature():
     base = StudentTBase(3.0)
     lam = 0.5
     a, tau = np.sqrt(lam), np.sqrt(1 - lam)
-    target = dist.MixtureSameFamily(dist.Categorical(jnp.array([0.3, 0.7])),
-                                    dist.Normal(jnp.array([-2.0, 1.0]), jnp.array([0.5, 1.0])))
+    target = dist.MixtureSameFamily(
+        dist.Categorical(jnp.array([0.3, 0.7])),
+        dist.Normal(jnp.array([-2.0, 1.0]), jnp.array([0.5, 1.0])),
+    )
     y = np.linspace(-12, 12, 20001)
     p_y = np.exp(np.asarray(target.log_prob(jnp.asarray(y))))
     nu = StudentTBase(3.0, scale=tau)  # law of tau Z
@@ -201,15 +233,16 @@ def test_mc_at_lambda_one_is_the_exact_score():
 
 @pytest.mark.parametrize("base", [GaussianBase(2.0), StudentTBase(4.0)])
 def test_tempered_source(base):
-    src = jax.jit(jax.vmap(tempered_level_source(lambda v: -mixture().log_prob(v), base),
-                           (0, None)))
+    src = jax.jit(
+        jax.vmap(tempered_level_source(lambda v: -mixture().log_prob(v), base), (0, None))
+    )
     log_p, grad_log_p = mixture().log_prob(POINTS), jax.vmap(jax.grad(mixture().log_prob))(POINTS)
     for lam in (0.0, 0.3, 1.0):
         pe, score = src(POINTS, jnp.float32(lam))
-        np.testing.assert_allclose(pe, -lam * log_p - (1 - lam) * base.log_prob(POINTS),
-                                   rtol=1e-5)
-        np.testing.assert_allclose(score, lam * grad_log_p + (1 - lam) * base.score(POINTS),
-                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(pe, -lam * log_p - (1 - lam) * base.log_prob(POINTS), rtol=1e-5)
+        np.testing.assert_allclose(
+            score, lam * grad_log_p + (1 - lam) * base.score(POINTS), rtol=1e-4, atol=1e-6
+        )
 
 
 # -- unsupported models: clear errors naming the site -----------------------------------
@@ -233,8 +266,9 @@ def factor_model():
     numpyro.factor("extra", -1.0)
 
 
-@pytest.mark.parametrize("bad, site", [(observed_model, "obs"), (gamma_model, "tau"),
-                                       (factor_model, "extra")])
+@pytest.mark.parametrize(
+    "bad, site", [(observed_model, "obs"), (gamma_model, "tau"), (factor_model, "extra")]
+)
 def test_unsupported_site_named(bad, site):
     problems = exact_smoothing_problems(bad)
     assert len(problems) == 1 and f"'{site}'" in problems[0]

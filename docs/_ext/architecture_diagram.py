@@ -46,14 +46,28 @@ SIDE = [  # the column on the right, each band level with a core band (or the to
 ]
 SHARED_MODULES = {"checks", "schedules"}
 COLOURS = {
-    "blocks": "#dbe9f6", "sources": "#e2f0d9", "samplers": "#fdebd3", "kernels": "#f3dcea",
-    "shared": "#ececec", "nets": "#e6e0f3", "diagnostics": "#d9f0ef", "beside": "#f4f1d0",
-    "shims": "#f6f6f6", "api": "#ffffff",
+    "blocks": "#dbe9f6",
+    "sources": "#e2f0d9",
+    "samplers": "#fdebd3",
+    "kernels": "#f3dcea",
+    "shared": "#ececec",
+    "nets": "#e6e0f3",
+    "diagnostics": "#d9f0ef",
+    "beside": "#f4f1d0",
+    "shims": "#f6f6f6",
+    "api": "#ffffff",
 }
 EDGE_COLOURS = {
-    "blocks": "#2f6ea8", "sources": "#3f8a2f", "samplers": "#c07418", "kernels": "#a33b7a",
-    "shared": "#666666", "nets": "#6a52a8", "diagnostics": "#23817b", "beside": "#8a7d12",
-    "shims": "#999999", "api": "#333333",
+    "blocks": "#2f6ea8",
+    "sources": "#3f8a2f",
+    "samplers": "#c07418",
+    "kernels": "#a33b7a",
+    "shared": "#666666",
+    "nets": "#6a52a8",
+    "diagnostics": "#23817b",
+    "beside": "#8a7d12",
+    "shims": "#999999",
+    "api": "#333333",
 }
 
 
@@ -65,6 +79,7 @@ class Module:
     doc: str
     group: str = ""
     classes: dict = field(default_factory=dict)  # class name -> set of method names
+    tree: ast.Module | None = None
 
     @property
     def short(self) -> str:
@@ -81,14 +96,14 @@ def discover(package_dir: Path) -> dict[str, Module]:
         is_package = parts[-1] == "__init__"
         name = ".".join(parts[:-1] if is_package else parts)
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        mod = Module(name, path, is_package, ast.get_docstring(tree) or "")
+        mod = Module(name, path, is_package, ast.get_docstring(tree) or "", tree=tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 mod.classes[node.name] = {
-                    n.name for n in node.body
+                    n.name
+                    for n in node.body
                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                 }
-        mod.tree = tree
         modules[name] = mod
     for mod in modules.values():
         mod.group = classify(mod)
@@ -146,7 +161,8 @@ def protocol_implementers(modules: dict[str, Module]) -> list[tuple[str, str, st
         for node in ast.walk(mod.tree):
             if isinstance(node, ast.ClassDef) and any(
                 (isinstance(b, ast.Name) and b.id == "Protocol")
-                or (isinstance(b, ast.Attribute) and b.attr == "Protocol") for b in node.bases
+                or (isinstance(b, ast.Attribute) and b.attr == "Protocol")
+                for b in node.bases
             ):
                 methods = mod.classes[node.name] - {"__init__"}
                 if methods:
@@ -194,8 +210,7 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
         gs, gt = group_of[s], group_of[t]
         if gs != gt:
             between[gs, gt].add((s, t))
-    fan_in = Counter(t for s, t in edges if not (modules[s].is_package
-                                                 and t.startswith(s + ".")))
+    fan_in = Counter(t for s, t in edges if not (modules[s].is_package and t.startswith(s + ".")))
 
     # geometry (inches = data units)
     band_h, gap = 1.7, 0.72
@@ -204,9 +219,9 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
     top_core = ys[CORE[-1][0]] + band_h
     api_y0, api_h = top_core + 0.5, 0.55
     W, H = 15.6, api_y0 + api_h + 1.05
-    cx0, cx1 = 1.65, 8.65           # core bands
-    sx0, sx1 = 8.95, 10.15          # shared column (blocks runs under it)
-    rx0, rx1 = 10.6, 15.15          # side column
+    cx0, cx1 = 1.65, 8.65  # core bands
+    sx0, sx1 = 8.95, 10.15  # shared column (blocks runs under it)
+    rx0, rx1 = 10.6, 15.15  # side column
     pad, pad_top = 0.14, 0.47
 
     fig = plt.figure(figsize=(W, H), dpi=110)
@@ -219,24 +234,52 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
     bands = {}  # group -> (x0, y0, x1, y1)
 
     def band(group, title, what, x0, y0, x1, y1, title_size=13):
-        ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0,
-                                    boxstyle="round,pad=0,rounding_size=0.12",
-                                    fc=COLOURS[group], ec=EDGE_COLOURS[group], lw=1.6, zorder=1))
-        ax.text(x0 + 0.15, y1 - 0.12, title, ha="left", va="top", fontsize=title_size,
-                    fontweight="bold", color=EDGE_COLOURS[group], zorder=5)
+        ax.add_patch(
+            FancyBboxPatch(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                boxstyle="round,pad=0,rounding_size=0.12",
+                fc=COLOURS[group],
+                ec=EDGE_COLOURS[group],
+                lw=1.6,
+                zorder=1,
+            )
+        )
+        ax.text(
+            x0 + 0.15,
+            y1 - 0.12,
+            title,
+            ha="left",
+            va="top",
+            fontsize=title_size,
+            fontweight="bold",
+            color=EDGE_COLOURS[group],
+            zorder=5,
+        )
         if what:  # above the arrows that cross the band
-            ax.text(x1 - 0.15, y1 - 0.15, what, ha="right", va="top", fontsize=9.5,
-                    color="#333333", style="italic", zorder=7,
-                    bbox=dict(fc=COLOURS[group], ec="none", pad=0.5))
+            ax.text(
+                x1 - 0.15,
+                y1 - 0.15,
+                what,
+                ha="right",
+                va="top",
+                fontsize=9.5,
+                color="#333333",
+                style="italic",
+                zorder=7,
+                bbox=dict(fc=COLOURS[group], ec="none", pad=0.5),
+            )
         bands[group] = (x0, y0, x1, y1)
 
-    def module_rows(group, names, x0, y0, x1, y1, per_row=None, label=None, fontsize=10.5,
-                    show_fan_in=True):
+    def module_rows(
+        group, names, x0, y0, x1, y1, per_row=None, label=None, fontsize=10.5, show_fan_in=True
+    ):
         names = _order(names, edges)
         if not names:
             return
         per_row = per_row or len(names)
-        rows = [names[i:i + per_row] for i in range(0, len(names), per_row)]
+        rows = [names[i : i + per_row] for i in range(0, len(names), per_row)]
         g = 0.12
         row_h = (y1 - y0 - g * (len(rows) - 1)) / len(rows)
         texts = {n: (label(n) if label else modules[n].short + ".py") for n in names}
@@ -244,7 +287,8 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
         unit = min(
             (x1 - x0 - g * (len(row) - 1))
             / sum(max(len(line) for line in texts[n].splitlines()) + 2.4 for n in row)
-            for row in rows if len(row) == per_row
+            for row in rows
+            if len(row) == per_row
         )
         fontsize = min(fontsize, unit * 72 / 0.6)  # a monospace character is 0.6 em wide
         for r, row in enumerate(rows):
@@ -252,19 +296,41 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
             bx0 = x0
             for name in row:
                 w = unit * (max(len(line) for line in texts[name].splitlines()) + 2.4)
-                ax.add_patch(FancyBboxPatch((bx0, top - row_h), w, row_h,
-                                            boxstyle="round,pad=0,rounding_size=0.06",
-                                            fc="white", ec=EDGE_COLOURS[group], lw=1.1,
-                                            zorder=3))
+                ax.add_patch(
+                    FancyBboxPatch(
+                        (bx0, top - row_h),
+                        w,
+                        row_h,
+                        boxstyle="round,pad=0,rounding_size=0.06",
+                        fc="white",
+                        ec=EDGE_COLOURS[group],
+                        lw=1.1,
+                        zorder=3,
+                    )
+                )
                 tall = show_fan_in and row_h > 0.6
-                ax.text(bx0 + w / 2, top - row_h / 2 + (0.1 if tall else 0), texts[name],
-                        ha="center", va="center", fontsize=fontsize, zorder=4,
-                        family="monospace")
+                ax.text(
+                    bx0 + w / 2,
+                    top - row_h / 2 + (0.1 if tall else 0),
+                    texts[name],
+                    ha="center",
+                    va="center",
+                    fontsize=fontsize,
+                    zorder=4,
+                    family="monospace",
+                )
                 if tall and fan_in[name]:
                     note = f"imported by {fan_in[name]}"
-                    ax.text(bx0 + w / 2, top - row_h + 0.08, note, ha="center", va="bottom",
-                            fontsize=min(8.0, 0.9 * w * 72 / (0.55 * len(note))),
-                            color="#555555", zorder=4)
+                    ax.text(
+                        bx0 + w / 2,
+                        top - row_h + 0.08,
+                        note,
+                        ha="center",
+                        va="bottom",
+                        fontsize=min(8.0, 0.9 * w * 72 / (0.55 * len(note))),
+                        color="#555555",
+                        zorder=4,
+                    )
                 boxes[name] = (bx0, top - row_h, bx0 + w, top)
                 bx0 += w + g
 
@@ -277,30 +343,82 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
 
     g, title, what = SHARED
     sy0, sy1 = ys[CORE[1][0]], top_core
-    ax.add_patch(FancyBboxPatch((sx0, sy0), sx1 - sx0, sy1 - sy0,
-                                boxstyle="round,pad=0,rounding_size=0.12",
-                                fc=COLOURS[g], ec=EDGE_COLOURS[g], lw=1.6, zorder=1))
-    ax.text((sx0 + sx1) / 2, sy1 - 0.12, title, ha="center", va="top", fontsize=13,
-            fontweight="bold", color=EDGE_COLOURS[g], zorder=5)
-    ax.text((sx0 + sx1) / 2, sy1 - 0.47, "helpers of\nevery layer", ha="center",
-            va="top", fontsize=8.5, color="#333333", style="italic", zorder=5)
+    ax.add_patch(
+        FancyBboxPatch(
+            (sx0, sy0),
+            sx1 - sx0,
+            sy1 - sy0,
+            boxstyle="round,pad=0,rounding_size=0.12",
+            fc=COLOURS[g],
+            ec=EDGE_COLOURS[g],
+            lw=1.6,
+            zorder=1,
+        )
+    )
+    ax.text(
+        (sx0 + sx1) / 2,
+        sy1 - 0.12,
+        title,
+        ha="center",
+        va="top",
+        fontsize=13,
+        fontweight="bold",
+        color=EDGE_COLOURS[g],
+        zorder=5,
+    )
+    ax.text(
+        (sx0 + sx1) / 2,
+        sy1 - 0.47,
+        "helpers of\nevery layer",
+        ha="center",
+        va="top",
+        fontsize=8.5,
+        color="#333333",
+        style="italic",
+        zorder=5,
+    )
     bands[g] = (sx0, sy0, sx1, sy1)
     shared = _order(members[g], edges)
     slot = (sy1 - 1.1 - sy0) / max(len(shared), 1)
     for i, name in enumerate(shared):
         yc = sy1 - 1.1 - (i + 0.5) * slot
-        module_rows(g, [name], sx0 + 0.1, yc - 0.5, sx1 - 0.1, yc + 0.5,
-                    label=lambda m: modules[m].short + "\n.py", fontsize=10)
+        module_rows(
+            g,
+            [name],
+            sx0 + 0.1,
+            yc - 0.5,
+            sx1 - 0.1,
+            yc + 0.5,
+            label=lambda m: modules[m].short + "\n.py",
+            fontsize=10,
+        )
 
     api = next(n for n, m in modules.items() if m.group == "api")
-    ax.add_patch(FancyBboxPatch((cx0, api_y0), sx1 - cx0, api_h,
-                                boxstyle="round,pad=0,rounding_size=0.1", fc=COLOURS["api"],
-                                ec=EDGE_COLOURS["api"], lw=1.3, zorder=3))
-    reexports = sorted({group_of[t] if group_of[t] != "beside" else modules[t].short
-                        for s, t in edges if s == api})
-    ax.text((cx0 + sx1) / 2, api_y0 + api_h / 2,
-            f"import {PACKAGE}   (__init__.py re-exports from {', '.join(reexports)})",
-            ha="center", va="center", fontsize=10.5, family="monospace", zorder=4)
+    ax.add_patch(
+        FancyBboxPatch(
+            (cx0, api_y0),
+            sx1 - cx0,
+            api_h,
+            boxstyle="round,pad=0,rounding_size=0.1",
+            fc=COLOURS["api"],
+            ec=EDGE_COLOURS["api"],
+            lw=1.3,
+            zorder=3,
+        )
+    )
+    reexports = sorted(
+        {group_of[t] if group_of[t] != "beside" else modules[t].short for s, t in edges if s == api}
+    )
+    ax.text(
+        (cx0 + sx1) / 2,
+        api_y0 + api_h / 2,
+        f"import {PACKAGE}   (__init__.py re-exports from {', '.join(reexports)})",
+        ha="center",
+        va="center",
+        fontsize=10.5,
+        family="monospace",
+        zorder=4,
+    )
     bands["api"] = (cx0, api_y0, sx1, api_y0 + api_h)
 
     # -- the side column ---------------------------------------------------------------------
@@ -314,22 +432,52 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
             targets = {s: sorted(t for s2, t in edges if s2 == s) for s in members[g]}
 
             def label(m, targets=targets):
-                return (f"{modules[m].short}.py\n-> "
-                        + ", ".join(t.split(".", 1)[1] for t in targets[m]))
+                return f"{modules[m].short}.py\n-> " + ", ".join(
+                    t.split(".", 1)[1] for t in targets[m]
+                )
 
-            module_rows(g, members[g], rx0 + pad, y0 + pad, rx1 - pad, y1 - pad_top,
-                        per_row=3, label=label, fontsize=8.5)
+            module_rows(
+                g,
+                members[g],
+                rx0 + pad,
+                y0 + pad,
+                rx1 - pad,
+                y1 - pad_top,
+                per_row=3,
+                label=label,
+                fontsize=8.5,
+            )
         else:
             n = len(members[g])
             per_row = n if n <= 3 else (n + 1) // 2
-            module_rows(g, members[g], rx0 + pad, y0 + pad, rx1 - pad, y1 - pad_top,
-                        per_row=per_row, fontsize=9.5)
+            module_rows(
+                g,
+                members[g],
+                rx0 + pad,
+                y0 + pad,
+                rx1 - pad,
+                y1 - pad_top,
+                per_row=per_row,
+                fontsize=9.5,
+            )
 
     # -- arrows ------------------------------------------------------------------------------
     def arrow(p, q, colour, lw=1.2, ls="-", z=6, rad=0.0):
-        ax.add_patch(FancyArrowPatch(p, q, arrowstyle="-|>", mutation_scale=13, lw=lw,
-                                     color=colour, linestyle=ls, zorder=z,
-                                     connectionstyle=f"arc3,rad={rad}", shrinkA=0, shrinkB=0))
+        ax.add_patch(
+            FancyArrowPatch(
+                p,
+                q,
+                arrowstyle="-|>",
+                mutation_scale=13,
+                lw=lw,
+                color=colour,
+                linestyle=ls,
+                zorder=z,
+                connectionstyle=f"arc3,rad={rad}",
+                shrinkA=0,
+                shrinkB=0,
+            )
+        )
 
     def width(pairs):
         return 1.0 + 0.35 * len(pairs)
@@ -355,34 +503,66 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
             arrow((xa, ab), (xb, bt), EDGE_COLOURS[gs], lw=1.0)
 
     # layers that are not adjacent: aggregated, in the left margin
-    skips = sorted(((gs, gt), pairs) for (gs, gt), pairs in between.items()
-                   if gs in rank and gt in rank and rank[gs] - rank[gt] > 1)
+    skips = sorted(
+        ((gs, gt), pairs)
+        for (gs, gt), pairs in between.items()
+        if gs in rank and gt in rank and rank[gs] - rank[gt] > 1
+    )
     skips.sort(key=lambda e: rank[e[0][0]] - rank[e[0][1]])
     for k, ((gs, gt), pairs) in enumerate(skips):
         xm = cx0 - 0.32 - 0.45 * k
         ya = ys[gs] + band_h * (0.3 + 0.2 * k)
         yb = ys[gt] + band_h * (0.7 - 0.2 * k)
         col = EDGE_COLOURS[gs]
-        ax.plot([cx0, xm, xm], [ya, ya, yb], color=col, lw=width(pairs), zorder=6,
-                solid_joinstyle="round")
+        ax.plot(
+            [cx0, xm, xm],
+            [ya, ya, yb],
+            color=col,
+            lw=width(pairs),
+            zorder=6,
+            solid_joinstyle="round",
+        )
         arrow((xm, yb), (cx0, yb), col, lw=width(pairs))
-        ax.text(xm - 0.07, (ya + yb) / 2,
-                f"{len(pairs)}: " + ", ".join(sorted({short(t) for _, t in pairs})),
-                rotation=90, ha="right", va="center", fontsize=8.5, color=col, zorder=7)
+        ax.text(
+            xm - 0.07,
+            (ya + yb) / 2,
+            f"{len(pairs)}: " + ", ".join(sorted({short(t) for _, t in pairs})),
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=8.5,
+            color=col,
+            zorder=7,
+        )
 
     # layers -> shared helpers, shared helpers -> layers
     for (gs, gt), pairs in sorted(between.items()):
         if gt == "shared" and gs in rank:
             y = ys[gs] + band_h * 0.5
             arrow((cx1, y), (sx0, y), EDGE_COLOURS[gs], lw=width(pairs))
-            ax.text((cx1 + sx0) / 2, y + 0.07, str(len(pairs)), ha="center", va="bottom",
-                    fontsize=9, color=EDGE_COLOURS[gs], zorder=7)
+            ax.text(
+                (cx1 + sx0) / 2,
+                y + 0.07,
+                str(len(pairs)),
+                ha="center",
+                va="bottom",
+                fontsize=9,
+                color=EDGE_COLOURS[gs],
+                zorder=7,
+            )
         elif gs == "shared" and gt in rank:
             x = (sx0 + sx1) / 2
             arrow((x, sy0), (x, ys[gt] + band_h - 0.02), EDGE_COLOURS[gs], lw=width(pairs))
-            ax.text(x + 0.08, (sy0 + ys[gt] + band_h) / 2,
-                    f"{len(pairs)}: " + ", ".join(sorted({short(t) for _, t in pairs})),
-                    ha="left", va="center", fontsize=8.5, color=EDGE_COLOURS[gs], zorder=7)
+            ax.text(
+                x + 0.08,
+                (sy0 + ys[gt] + band_h) / 2,
+                f"{len(pairs)}: " + ", ".join(sorted({short(t) for _, t in pairs})),
+                ha="left",
+                va="center",
+                fontsize=8.5,
+                color=EDGE_COLOURS[gs],
+                zorder=7,
+            )
 
     if ("api", "kernels") in between:
         x = (cx0 + cx1) / 2
@@ -390,8 +570,11 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
 
     # the side groups: aggregated, in the right margin between side bands, straight otherwise
     for (gs, gt), pairs in sorted(between.items()):
-        if gs in ("api", "shims") or (gs in rank or gs == "shared") and (
-                gt in rank or gt == "shared"):
+        if (
+            gs in ("api", "shims")
+            or (gs in rank or gs == "shared")
+            and (gt in rank or gt == "shared")
+        ):
             continue
         (a0, a_lo, a1, a_hi), (b0, b_lo, b1, b_hi) = bands[gs], bands[gt]
         col = EDGE_COLOURS[gs]
@@ -401,14 +584,31 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
             ya, yb = a_lo + 0.3, b_hi - 0.3
             ax.plot([a1, xm, xm], [ya, ya, yb], color=col, lw=width(pairs), zorder=6)
             arrow((xm, yb), (b1, yb), col, lw=width(pairs))
-            ax.text(xm + 0.06, (ya + yb) / 2, text, rotation=90, ha="left", va="center",
-                    fontsize=8.5, color=col, zorder=7)
+            ax.text(
+                xm + 0.06,
+                (ya + yb) / 2,
+                text,
+                rotation=90,
+                ha="left",
+                va="center",
+                fontsize=8.5,
+                color=col,
+                zorder=7,
+            )
         else:
             p = (a0 if a0 > b1 else a1, (a_lo + a_hi) / 2)
             q = (b1 if a0 > b1 else b0, (b_lo + b_hi) / 2)
             arrow(p, q, col, lw=width(pairs), rad=0.1)
-            ax.text((p[0] + q[0]) / 2, (p[1] + q[1]) / 2 + 0.1, text, ha="center",
-                    va="bottom", fontsize=8.5, color=col, zorder=7)
+            ax.text(
+                (p[0] + q[0]) / 2,
+                (p[1] + q[1]) / 2 + 0.1,
+                text,
+                ha="center",
+                va="bottom",
+                fontsize=8.5,
+                color=col,
+                zorder=7,
+            )
 
     # protocols implemented without an import (dotted), band to band
     for mod_name, cls, proto_mod, proto in protocol_implementers(modules):
@@ -420,24 +620,55 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
         g0, g_lo, g1, g_hi = bands[gs]
         y = max(b_lo, g_lo) + 0.3
         arrow((g0, y), (b1, y), col, lw=1.6, ls=(0, (2, 2)), z=8)
-        ax.text((g0 + g1) / 2, g_lo - 0.06,
-                f"{short(mod_name)}.{cls} implements {short(proto_mod)}.{proto}\n"
-                "(dotted: structural, no import)",
-                ha="center", va="top", fontsize=8.5, color=col, zorder=8)
+        ax.text(
+            (g0 + g1) / 2,
+            g_lo - 0.06,
+            f"{short(mod_name)}.{cls} implements {short(proto_mod)}.{proto}\n"
+            "(dotted: structural, no import)",
+            ha="center",
+            va="top",
+            fontsize=8.5,
+            color=col,
+            zorder=8,
+        )
 
     # -- title, legend, layering check ---------------------------------------------------------
     n_mod = sum(not m.is_package for m in modules.values())
-    ax.text(0.25, H - 0.2, f"{PACKAGE}: {n_mod} modules, {len(edges)} imports between them",
-            ha="left", va="top", fontsize=15, fontweight="bold")
-    ax.text(0.25, H - 0.6,
-            "generated from the code by docs/_ext/architecture_diagram.py (ast; nothing is "
-            "imported).  Arrow A -> B: A imports B.  n: number of importing module pairs, "
-            "then the modules imported.",
-            ha="left", va="top", fontsize=9.5, color="#444444")
-    verdict = ("upward imports (a layer importing one above it): none" if not upward else
-               "UPWARD IMPORTS: " + "; ".join(f"{s} -> {t}" for s, t in upward))
-    ax.text(0.25, 0.12, verdict, ha="left", va="bottom", fontsize=10,
-            color="#2f7d32" if not upward else "#c62828", fontweight="bold")
+    ax.text(
+        0.25,
+        H - 0.2,
+        f"{PACKAGE}: {n_mod} modules, {len(edges)} imports between them",
+        ha="left",
+        va="top",
+        fontsize=15,
+        fontweight="bold",
+    )
+    ax.text(
+        0.25,
+        H - 0.6,
+        "generated from the code by docs/_ext/architecture_diagram.py (ast; nothing is "
+        "imported).  Arrow A -> B: A imports B.  n: number of importing module pairs, "
+        "then the modules imported.",
+        ha="left",
+        va="top",
+        fontsize=9.5,
+        color="#444444",
+    )
+    verdict = (
+        "upward imports (a layer importing one above it): none"
+        if not upward
+        else "UPWARD IMPORTS: " + "; ".join(f"{s} -> {t}" for s, t in upward)
+    )
+    ax.text(
+        0.25,
+        0.12,
+        verdict,
+        ha="left",
+        va="bottom",
+        fontsize=10,
+        color="#2f7d32" if not upward else "#c62828",
+        fontweight="bold",
+    )
     for s, t in upward:
         if s in boxes and t in boxes:
             (a0, _, a1, a_hi), (b0, b_lo, b1, _) = boxes[s], boxes[t]

@@ -41,13 +41,23 @@ def patch_adapt_init(num_patches: int, dtype: Any) -> PatchAdaptState:
     """Unit multipliers and a fresh dual-averaging state for ``num_patches`` patches."""
     scale = jnp.ones((num_patches,), dtype)
     # prox centre log(10 * 1), as in NumPyro's step-size adaptation
-    da = (jnp.zeros_like(scale), jnp.zeros_like(scale), jnp.zeros_like(scale),
-          jnp.array(0, jnp.int32), jnp.full_like(scale, np.log(10.0)))
+    da = (
+        jnp.zeros_like(scale),
+        jnp.zeros_like(scale),
+        jnp.zeros_like(scale),
+        jnp.array(0, jnp.int32),
+        jnp.full_like(scale, np.log(10.0)),
+    )
     return PatchAdaptState(scale, da)
 
 
-def patch_adapt_update(state: PatchAdaptState, accept_prob: jax.Array, i: jax.Array,
-                       num_warmup: int, target_accept_prob: float) -> PatchAdaptState:
+def patch_adapt_update(
+    state: PatchAdaptState,
+    accept_prob: jax.Array,
+    i: jax.Array,
+    num_warmup: int,
+    target_accept_prob: float,
+) -> PatchAdaptState:
     """One dual-averaging update of every patch's multiplier from its mean acceptance
     ``accept_prob`` (``(P,)``) during warmup; the averaged iterate is kept at its end."""
     _, da_update = dual_averaging()

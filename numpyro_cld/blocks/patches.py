@@ -42,15 +42,18 @@ def _groups_from_blocks(blocks, dim, site_slices):
     for b in blocks:
         if isinstance(b, str):
             if b not in site_slices:
-                raise ValueError(f"`blocks`: unknown latent site '{b}'; latent sites are "
-                                 f"{list(site_slices)}.")
+                raise ValueError(
+                    f"`blocks`: unknown latent site '{b}'; latent sites are {list(site_slices)}."
+                )
             offset, size = site_slices[b]
             groups.append(np.arange(offset, offset + size))
             continue
         g = np.asarray(b)
         if g.ndim != 1 or g.size == 0 or not np.issubdtype(g.dtype, np.integer):
-            raise TypeError("`blocks` entries must be site names or non-empty 1-d integer "
-                            f"index groups, got {b!r}.")
+            raise TypeError(
+                "`blocks` entries must be site names or non-empty 1-d integer "
+                f"index groups, got {b!r}."
+            )
         groups.append(g.astype(np.int64))
     allidx = np.concatenate(groups)
     if np.any(allidx < 0) or np.any(allidx >= dim):
@@ -65,9 +68,14 @@ def _groups_from_blocks(blocks, dim, site_slices):
     return groups
 
 
-def patch_layout(dim: int, *, patch_size: int = 1, blocks: Sequence | None = None,
-                 site_slices: Mapping[str, tuple[int, int]] | None = None,
-                 perm: np.ndarray | None = None) -> PatchLayout:
+def patch_layout(
+    dim: int,
+    *,
+    patch_size: int = 1,
+    blocks: Sequence | None = None,
+    site_slices: Mapping[str, tuple[int, int]] | None = None,
+    perm: np.ndarray | None = None,
+) -> PatchLayout:
     """The layout of ``ceil(dim / patch_size)`` patches, or of explicit ``blocks``.
 
     :param int dim: latent dimension.
@@ -80,15 +88,17 @@ def patch_layout(dim: int, *, patch_size: int = 1, blocks: Sequence | None = Non
     """
     if blocks is None:
         if patch_size > dim:
-            raise ValueError(f"`patch_size`={patch_size} is larger than the latent dimension "
-                             f"{dim}.")
+            raise ValueError(
+                f"`patch_size`={patch_size} is larger than the latent dimension {dim}."
+            )
         groups = [np.arange(s, min(s + patch_size, dim)) for s in range(0, dim, patch_size)]
     else:
         groups = _groups_from_blocks(blocks, dim, site_slices or {})
     perm = np.arange(dim) if perm is None else np.asarray(perm)
     starts = tuple(int(g[0]) for g in groups)
-    contiguous = (all(np.array_equal(g, np.arange(g[0], g[0] + len(g))) for g in groups)
-                  and list(starts) == sorted(starts))
+    contiguous = all(np.array_equal(g, np.arange(g[0], g[0] + len(g))) for g in groups) and list(
+        starts
+    ) == sorted(starts)
     indices = tuple(perm[g].astype(np.int32) for g in groups)
     return PatchLayout(dim, indices, starts, blocks is None, contiguous)
 
@@ -98,8 +108,14 @@ PatchStep = Callable[[Any, Any, Any], tuple[Any, tuple[Any, Any]]]
 whose raveled positions are ``idx``."""
 
 
-def scan_patches(layout: PatchLayout, patch_step: PatchStep, carry: Any, *,
-                 order: str = "sequential", rng_key: Any = None) -> tuple[Any, Any, Any]:
+def scan_patches(
+    layout: PatchLayout,
+    patch_step: PatchStep,
+    carry: Any,
+    *,
+    order: str = "sequential",
+    rng_key: Any = None,
+) -> tuple[Any, Any, Any]:
     """Run ``patch_step`` over every patch, in order or (``order="random"``) in a fresh
     random order drawn from ``rng_key``.
 
@@ -115,20 +131,22 @@ def scan_patches(layout: PatchLayout, patch_step: PatchStep, carry: Any, *,
         n_eq = layout.dim // len(layout.indices[0])
         ids = random.permutation(rng_key, n_eq) if shuffle else jnp.arange(n_eq)
         idx_eq = jnp.asarray(np.stack(layout.indices[:n_eq]))[ids]
-        carry, (acc, ndiv) = lax.scan(lambda c, inp: patch_step(c, inp[0], inp[1]), carry,
-                                      (ids, idx_eq))
+        carry, (acc, ndiv) = lax.scan(
+            lambda c, inp: patch_step(c, inp[0], inp[1]), carry, (ids, idx_eq)
+        )
         acc = jnp.zeros_like(acc).at[ids].set(acc)  # back to patch order
         if n_eq < num:  # the smaller last patch (with a random order: after the others)
             carry, (a, n) = patch_step(carry, jnp.asarray(n_eq), jnp.asarray(layout.indices[-1]))
             acc, ndiv = jnp.append(acc, a), jnp.append(ndiv, n)
         return carry, acc, jnp.sum(ndiv, dtype=jnp.int32)
     perm = random.permutation(rng_key, num) if shuffle else None
-    branches = [lambda c, j=j: patch_step(c, jnp.asarray(j), jnp.asarray(layout.indices[j]))
-                for j in range(num)]
+    branches = [
+        lambda c, j=j: patch_step(c, jnp.asarray(j), jnp.asarray(layout.indices[j]))
+        for j in range(num)
+    ]
     accs, ndivs = [], []
     for j in range(num):  # blocks differ in size: unrolled (a switch on the permuted id)
-        carry, (a, n) = branches[j](carry) if perm is None else lax.switch(perm[j], branches,
-                                                                           carry)
+        carry, (a, n) = branches[j](carry) if perm is None else lax.switch(perm[j], branches, carry)
         accs.append(a)
         ndivs.append(n)
     acc = jnp.stack(accs)

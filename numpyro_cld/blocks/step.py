@@ -11,7 +11,8 @@ coordinates ``w = eta * A s + sqrt(2 eta) xi``, ``z' = z + A^T w``, which makes 
 noise of the MALA test a two-line expression and needs no matrix inverse.
 """
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -98,8 +99,15 @@ def langevin_step(
         proposal densities ``q(z'|z) = N(z'; z + eta M s(z), 2 eta M)``.
     :return: ``(new_state, info)``.
     """
-    return _step(_step_keys(rng_key), state, potential_and_score, step_size, mass_sqrt_inv,
-                 _inverse_diagonal(mass_sqrt_inv), adjust)
+    return _step(
+        _step_keys(rng_key),
+        state,
+        potential_and_score,
+        step_size,
+        mass_sqrt_inv,
+        _inverse_diagonal(mass_sqrt_inv),
+        adjust,
+    )
 
 
 def _step_keys(rng_key, i=None):
@@ -164,17 +172,22 @@ def langevin_steps(
     """
 
     if num_steps == 1:
-        return langevin_step(rng_key, state, potential_and_score, step_size, mass_sqrt_inv,
-                             adjust)
+        return langevin_step(rng_key, state, potential_and_score, step_size, mass_sqrt_inv, adjust)
 
     def body(carry, i):
         state, accept_sum, num_diverging = carry
         # keys derived in the loop and step infos summed in the carry, so that memory does
         # not grow with num_steps (a stacked info per step is 9 bytes x steps x chains)
-        state, info = _step(_step_keys(base_keys, i), state, potential_and_score,
-                            step_size, mass_sqrt_inv, inverse_diagonal, adjust)
-        return (state, accept_sum + info.accept_prob,
-                num_diverging + info.num_diverging), None
+        state, info = _step(
+            _step_keys(base_keys, i),
+            state,
+            potential_and_score,
+            step_size,
+            mass_sqrt_inv,
+            inverse_diagonal,
+            adjust,
+        )
+        return (state, accept_sum + info.accept_prob, num_diverging + info.num_diverging), None
 
     base_keys = _step_keys(rng_key)
     inverse_diagonal = _inverse_diagonal(mass_sqrt_inv)

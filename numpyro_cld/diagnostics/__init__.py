@@ -31,5 +31,13 @@ from .compare import KernelComparison, compare_kernels
 from .coverage import attach_coverage, frequencies_by_draw, mode_coverage
 from .modes import ModeRule, assign_modes, mode_rule
 
-__all__ = ["ModeRule", "mode_rule", "assign_modes", "mode_coverage", "attach_coverage",
-           "frequencies_by_draw", "compare_kernels", "KernelComparison"]
+__all__ = [
+    "ModeRule",
+    "mode_rule",
+    "assign_modes",
+    "mode_coverage",
+    "attach_coverage",
+    "frequencies_by_draw",
+    "compare_kernels",
+    "KernelComparison",
+]

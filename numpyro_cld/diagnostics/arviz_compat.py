@@ -12,13 +12,21 @@ group and the plot style are wrapped here. arviz is imported lazily so that
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["arviz", "is_inference_data", "get_group", "attach_group", "from_arrays", "ess",
-           "rhat", "plot_style"]
+__all__ = [
+    "arviz",
+    "is_inference_data",
+    "get_group",
+    "attach_group",
+    "from_arrays",
+    "ess",
+    "rhat",
+    "plot_style",
+]
 
 # arviz 0.23 style first, then the arviz-plots (1.x) default style
 _STYLES = ("arviz-darkgrid", "arviz-variat", "arviz-vibrant")
@@ -35,7 +43,7 @@ def arviz() -> ModuleType:
     return az
 
 
-def _datatree_type() -> Optional[type]:
+def _datatree_type() -> type | None:
     return getattr(xr, "DataTree", None)
 
 

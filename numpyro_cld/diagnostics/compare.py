@@ -4,8 +4,9 @@ kernels")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,16 +45,19 @@ def _worst(ds: xr.Dataset, key: str) -> dict[str, float]:
     # arviz returns NaN or ~1e15 there depending on rounding
     spread = ds[key].std(("chain", "draw")).values > 0
     rh = np.where(np.isnan(rh) & spread, np.inf, rh)
-    return {"ess_bulk": _nan_extreme(azc.ess(ds, "bulk")[key], np.min),
-            "ess_tail": _nan_extreme(azc.ess(ds, "tail")[key], np.min),
-            "rhat": _nan_extreme(rh, np.max)}
+    return {
+        "ess_bulk": _nan_extreme(azc.ess(ds, "bulk")[key], np.min),
+        "ess_tail": _nan_extreme(azc.ess(ds, "tail")[key], np.min),
+        "rhat": _nan_extreme(rh, np.max),
+    }
 
 
 def _mixing(x: np.ndarray, lab: np.ndarray, num_modes: int) -> dict[str, float]:
     """Bulk/tail ESS and R-hat of the draws (worst component) and of the mode indicators
     (worst mode among those whose indicator varies; NaN if none does)."""
-    draws = xr.Dataset({"x": (("chain", "draw") + tuple(f"d{i}" for i in range(x.ndim - 2)),
-                              x.astype(np.float64))})
+    draws = xr.Dataset(
+        {"x": (("chain", "draw") + tuple(f"d{i}" for i in range(x.ndim - 2)), x.astype(np.float64))}
+    )
     ind = (lab[..., None] == np.arange(num_modes)).astype(np.float64)
     # a constant indicator (mode never or always visited) has no variance to compare
     varies = ind.reshape(-1, num_modes).std(0) > 0
@@ -80,7 +84,7 @@ class KernelComparison:
 
     frame: pd.DataFrame
     coverage: dict
-    weights: Optional[np.ndarray] = None
+    weights: np.ndarray | None = None
     notes: list = field(default_factory=list)
 
     def to_string(self) -> str:
@@ -88,9 +92,17 @@ class KernelComparison:
         head = []
         if self.weights is not None:
             head.append("target weights: " + ", ".join(f"{w:.3g}" for w in self.weights))
-        fmt = {c: ("{:.0f}".format if c.startswith(("ess", "ind_ess", "t_all"))
-                   else _fmt_rhat if c.endswith("rhat") else "{:.3f}".format)
-               for c in self.frame.columns if self.frame[c].dtype.kind == "f"}
+        fmt = {
+            c: (
+                "{:.0f}".format
+                if c.startswith(("ess", "ind_ess", "t_all"))
+                else _fmt_rhat
+                if c.endswith("rhat")
+                else "{:.3f}".format
+            )
+            for c in self.frame.columns
+            if self.frame[c].dtype.kind == "f"
+        }
         body = self.frame.to_string(formatters=fmt)
         return "\n".join(head + [body] + self.notes)
 
@@ -108,16 +120,23 @@ def _row(x: np.ndarray, cov: xr.Dataset, num_modes: int, has_weights: bool) -> d
     fv = cov["first_visit"].values
     seen_all = np.where((fv >= 0).all(1), fv.max(1), np.inf)
     row["t_all_modes"] = float(np.median(seen_all))
-    row["switch_rate"] = float(np.nanmean(cov["switch_rate"].values)) \
-        if x.shape[1] > 1 else float("nan")
+    row["switch_rate"] = (
+        float(np.nanmean(cov["switch_rate"].values)) if x.shape[1] > 1 else float("nan")
+    )
     row.update(_mixing(x, cov["assigned_mode"].values, K))
     return row
 
 
-def compare_kernels(runs: dict, assign: Any, *, num_modes: Optional[int] = None,
-                    weights: Optional[ArrayLike] = None, var_name: Optional[str] = None,
-                    group: str = "posterior",
-                    batch_size: Optional[int] = None) -> KernelComparison:
+def compare_kernels(
+    runs: dict,
+    assign: Any,
+    *,
+    num_modes: int | None = None,
+    weights: ArrayLike | None = None,
+    var_name: str | None = None,
+    group: str = "posterior",
+    batch_size: int | None = None,
+) -> KernelComparison:
     """Several runs in, one table out.
 
     :param dict runs: name -> run (anything :func:`mode_coverage` accepts as ``data``).

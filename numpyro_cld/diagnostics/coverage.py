@@ -7,7 +7,7 @@ visit of each mode and the switch rate of each chain.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -15,14 +15,14 @@ from numpy.typing import ArrayLike
 
 from . import arviz_compat as azc
 from .draws import chain_draws, no_chain_error
-from .modes import ModeRule, assign_modes, check_labels, check_num_modes, check_weights, \
-    mode_rule
+from .modes import ModeRule, assign_modes, check_labels, check_num_modes, check_weights, mode_rule
 
 __all__ = ["mode_coverage", "attach_coverage", "frequencies_by_draw"]
 
 
-def _coverage_from_labels(lab: np.ndarray, num_modes: int, weights: Optional[np.ndarray],
-                          chain: np.ndarray, draw: np.ndarray) -> xr.Dataset:
+def _coverage_from_labels(
+    lab: np.ndarray, num_modes: int, weights: np.ndarray | None, chain: np.ndarray, draw: np.ndarray
+) -> xr.Dataset:
     C, N = lab.shape
     K = num_modes
     onehot = lab[..., None] == np.arange(K)  # (C, N, K)
@@ -52,8 +52,9 @@ def _coverage_from_labels(lab: np.ndarray, num_modes: int, weights: Optional[np.
     return ds
 
 
-def _labels_coverage(labels: ArrayLike, num_modes: Optional[int],
-                     weights: Optional[ArrayLike]) -> xr.Dataset:
+def _labels_coverage(
+    labels: ArrayLike, num_modes: int | None, weights: ArrayLike | None
+) -> xr.Dataset:
     if num_modes is None and weights is None:
         raise ValueError("`num_modes` (or `weights`) must be given with `labels`.")
     k = check_num_modes(num_modes) if num_modes is not None else len(np.ravel(weights))
@@ -68,10 +69,17 @@ def _labels_coverage(labels: ArrayLike, num_modes: Optional[int],
     return _coverage_from_labels(lab, k, w, np.arange(lab.shape[0]), np.arange(lab.shape[1]))
 
 
-def mode_coverage(data: Any = None, assign: Any = None, *, labels: Optional[ArrayLike] = None,
-                  num_modes: Optional[int] = None, weights: Optional[ArrayLike] = None,
-                  var_name: Optional[str] = None, group: str = "posterior",
-                  batch_size: Optional[int] = None) -> xr.Dataset:
+def mode_coverage(
+    data: Any = None,
+    assign: Any = None,
+    *,
+    labels: ArrayLike | None = None,
+    num_modes: int | None = None,
+    weights: ArrayLike | None = None,
+    var_name: str | None = None,
+    group: str = "posterior",
+    batch_size: int | None = None,
+) -> xr.Dataset:
     """Mode coverage of a run (definitions in ``docs/diagnostics.md``) as an
     ``xarray.Dataset``.
 
@@ -114,8 +122,13 @@ def mode_coverage(data: Any = None, assign: Any = None, *, labels: Optional[Arra
     return draws_coverage(x, rule, chain, draw, batch_size)
 
 
-def draws_coverage(x: np.ndarray, rule: ModeRule, chain: np.ndarray, draw: np.ndarray,
-                   batch_size: Optional[int] = None) -> xr.Dataset:
+def draws_coverage(
+    x: np.ndarray,
+    rule: ModeRule,
+    chain: np.ndarray,
+    draw: np.ndarray,
+    batch_size: int | None = None,
+) -> xr.Dataset:
     """:func:`mode_coverage` of draws ``x`` of shape ``(chain, draw, *event_shape)``.
 
     :param x: the draws.
@@ -161,6 +174,8 @@ def frequencies_by_draw(coverage: xr.Dataset, *, cumulative: bool = False) -> xr
     f = onehot.mean(0)
     if cumulative:
         f = np.cumsum(f, 0) / np.arange(1, f.shape[0] + 1)[:, None]
-    return xr.DataArray(f, dims=("draw", "mode"),
-                        coords={"draw": coverage["draw"].values,
-                                "mode": coverage["mode"].values})
+    return xr.DataArray(
+        f,
+        dims=("draw", "mode"),
+        coords={"draw": coverage["draw"].values, "mode": coverage["mode"].values},
+    )

@@ -6,14 +6,16 @@ Helpers of :mod:`numpyro_cld.diagnostics`, not part of its public API.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from . import arviz_compat as azc
 
-def _pick(named: Iterable[str], var_name: Optional[str], what: str) -> str:
+
+def _pick(named: Iterable[str], var_name: str | None, what: str) -> str:
     names = list(named)
     if var_name is None:
         if len(names) != 1:
@@ -37,7 +39,7 @@ def no_chain_error(shape: tuple, event_ndim: int) -> ValueError:
     )
 
 
-def _mcmc_draws(mcmc: Any, var_name: Optional[str]) -> np.ndarray:
+def _mcmc_draws(mcmc: Any, var_name: str | None) -> np.ndarray:
     samples = mcmc.get_samples(group_by_chain=True)
     if isinstance(samples, dict):
         return np.asarray(samples[_pick(samples, var_name, "MCMC samples")])
@@ -52,8 +54,9 @@ def _mcmc_draws(mcmc: Any, var_name: Optional[str]) -> np.ndarray:
     return np.asarray(leaves[0])
 
 
-def chain_draws(data: Any, var_name: Optional[str], group: str,
-                event_ndim: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def chain_draws(
+    data: Any, var_name: str | None, group: str, event_ndim: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(draws, chain_coord, draw_coord)`` with draws of shape ``(chain, draw, *event)``.
 
     :param data: a NumPyro ``MCMC`` object (after ``run``), an ArviZ ``InferenceData``
@@ -74,9 +77,7 @@ def chain_draws(data: Any, var_name: Optional[str], group: str,
         data = data[_pick(data.data_vars, var_name, "dataset")]
     if isinstance(data, xr.DataArray):
         if "chain" not in data.dims or "draw" not in data.dims:
-            raise ValueError(
-                f"`draws` needs 'chain' and 'draw' dimensions, got dims {data.dims}."
-            )
+            raise ValueError(f"`draws` needs 'chain' and 'draw' dimensions, got dims {data.dims}.")
         data = data.transpose("chain", "draw", ...)
         return np.asarray(data.values), data["chain"].values, data["draw"].values
     x = np.asarray(data)

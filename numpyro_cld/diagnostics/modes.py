@@ -10,8 +10,9 @@ batch ``(n, *event_shape)`` to ``n`` integer labels (e.g. an image classifier). 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -33,12 +34,12 @@ class ModeRule:
 
     assign: Callable[[Any], ArrayLike]
     num_modes: int
-    weights: Optional[np.ndarray] = None
-    event_ndim: Optional[int] = None
-    event_shape: Optional[tuple] = None
+    weights: np.ndarray | None = None
+    event_ndim: int | None = None
+    event_shape: tuple | None = None
 
 
-def check_weights(weights: ArrayLike, num_modes: Optional[int]) -> np.ndarray:
+def check_weights(weights: ArrayLike, num_modes: int | None) -> np.ndarray:
     """``weights`` as a float64 array ``(K,)``: finite, non-negative, summing to 1.
 
     :param weights: the target weights.
@@ -63,8 +64,7 @@ def check_num_modes(num_modes: Any) -> int:
 
     :param num_modes: the number of modes ``K``.
     """
-    if isinstance(num_modes, bool) or not isinstance(num_modes, numbers.Integral) \
-            or num_modes < 1:
+    if isinstance(num_modes, bool) or not isinstance(num_modes, numbers.Integral) or num_modes < 1:
         raise ValueError(f"`num_modes` must be a positive integer, got {num_modes!r}.")
     return int(num_modes)
 
@@ -98,9 +98,13 @@ def _mixture_rule(d) -> ModeRule:
             f"shape {d.batch_shape}."
         )
     comp = jax.jit(lambda x: jnp.argmax(d.component_log_probs(x), axis=-1))
-    return ModeRule(lambda x: comp(jnp.asarray(x)), int(d.mixture_size),
-                    np.asarray(d.mixing_distribution.probs, np.float64),
-                    len(d.event_shape), tuple(d.event_shape))
+    return ModeRule(
+        lambda x: comp(jnp.asarray(x)),
+        int(d.mixture_size),
+        np.asarray(d.mixing_distribution.probs, np.float64),
+        len(d.event_shape),
+        tuple(d.event_shape),
+    )
 
 
 def _centres_rule(centres: ArrayLike) -> ModeRule:
@@ -119,15 +123,23 @@ def _target_rule(target: Any) -> ModeRule:
     # a numpyro_cld.targets target: its own rule, weights and event shape (dim,)
     w = getattr(target, "weights", None)
     event_shape = (int(target.dim),) if hasattr(target, "dim") else None
-    return ModeRule(target.assign, int(target.num_modes),
-                    None if w is None else np.asarray(w, np.float64),
-                    None if event_shape is None else 1, event_shape)
+    return ModeRule(
+        target.assign,
+        int(target.num_modes),
+        None if w is None else np.asarray(w, np.float64),
+        None if event_shape is None else 1,
+        event_shape,
+    )
 
 
 def _array_rule(assign: Any) -> ModeRule:
     c = np.asarray(assign)
-    if c.ndim < 2 or not np.issubdtype(c.dtype, np.number) or c.shape[0] < 1 \
-            or not np.all(np.isfinite(c)):
+    if (
+        c.ndim < 2
+        or not np.issubdtype(c.dtype, np.number)
+        or c.shape[0] < 1
+        or not np.all(np.isfinite(c))
+    ):
         raise ValueError(
             "`assign` as centres must be a finite numeric array (K, *event_shape), got "
             f"shape {c.shape}."
@@ -135,8 +147,9 @@ def _array_rule(assign: Any) -> ModeRule:
     return _centres_rule(c)
 
 
-def mode_rule(assign: Any, *, num_modes: Optional[int] = None,
-              weights: Optional[ArrayLike] = None) -> ModeRule:
+def mode_rule(
+    assign: Any, *, num_modes: int | None = None, weights: ArrayLike | None = None
+) -> ModeRule:
     """Build a :class:`ModeRule` from a mixture distribution, a ``numpyro_cld.targets``
     target, an array of centres ``(K, *event_shape)`` or a callable.
 
@@ -173,22 +186,26 @@ def mode_rule(assign: Any, *, num_modes: Optional[int] = None,
             f"centres or a callable, got {type(assign).__name__}."
         )
     if num_modes is not None and check_num_modes(num_modes) != rule.num_modes:
-        raise ValueError(
-            f"`num_modes` is {num_modes} but the rule has {rule.num_modes} modes."
-        )
+        raise ValueError(f"`num_modes` is {num_modes} but the rule has {rule.num_modes} modes.")
     if weights is not None:
-        rule = ModeRule(rule.assign, rule.num_modes, check_weights(weights, rule.num_modes),
-                        rule.event_ndim, rule.event_shape)
+        rule = ModeRule(
+            rule.assign,
+            rule.num_modes,
+            check_weights(weights, rule.num_modes),
+            rule.event_ndim,
+            rule.event_shape,
+        )
     elif rule.weights is not None:
         check_weights(rule.weights, rule.num_modes)
     return rule
 
 
-def _split_event(x: np.ndarray, rule: ModeRule, batch_ndim: Optional[int]) -> tuple:
+def _split_event(x: np.ndarray, rule: ModeRule, batch_ndim: int | None) -> tuple:
     if batch_ndim is None:
         batch_ndim = x.ndim - rule.event_ndim if rule.event_ndim is not None else 1
     if not 0 <= batch_ndim <= x.ndim or (
-            rule.event_ndim is not None and x.ndim - batch_ndim != rule.event_ndim):
+        rule.event_ndim is not None and x.ndim - batch_ndim != rule.event_ndim
+    ):
         raise ValueError(
             f"`draws` of shape {x.shape} do not split into {batch_ndim} batch dimension(s) "
             f"and the rule's {rule.event_ndim} event dimension(s)."
@@ -202,9 +219,14 @@ def _split_event(x: np.ndarray, rule: ModeRule, batch_ndim: Optional[int]) -> tu
     return batch, event
 
 
-def assign_modes(draws: ArrayLike, assign: Any, *, num_modes: Optional[int] = None,
-                 batch_ndim: Optional[int] = None,
-                 batch_size: Optional[int] = None) -> np.ndarray:
+def assign_modes(
+    draws: ArrayLike,
+    assign: Any,
+    *,
+    num_modes: int | None = None,
+    batch_ndim: int | None = None,
+    batch_size: int | None = None,
+) -> np.ndarray:
     """Mode labels of ``draws`` of shape ``(*batch, *event_shape)``: shape ``batch``.
 
     :param draws: array of draws.
@@ -223,7 +245,7 @@ def assign_modes(draws: ArrayLike, assign: Any, *, num_modes: Optional[int] = No
     step = max(int(batch_size), 1) if batch_size else max(n, 1)
     parts = []
     for i in range(0, n, step):
-        chunk = flat[i:i + step]
+        chunk = flat[i : i + step]
         out = np.asarray(rule.assign(chunk))
         if out.shape != (len(chunk),):
             raise ValueError(

@@ -1,6 +1,5 @@
 """Annealed Langevin dynamics (NCSN, diffusion and tempered paths) as a NumPyro kernel."""
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,8 @@ from ..schedules import (
 )
 from ..sources.protocol import Source, at_level
 from ..sources.smoothed import (
+    ScoreAtLevel,
+    check_noise_conditional,
     exact_level_source,
     mc_level_source,
     score_fn_level_source,
@@ -46,30 +47,6 @@ class AnnealedLangevinState(LangevinState):
         return self.adapt_state.level_z
 
 
-class _AtLevel:
-    """``z -> score_fn(z, level)``: the learned score at one level (picklable)."""
-
-    def __init__(self, score_fn, level):
-        self.score_fn, self.level = score_fn, level
-
-    def __call__(self, z):
-        return self.score_fn(z, self.level)
-
-
-def _check_two_args(score_fn):
-    try:
-        sig = inspect.signature(score_fn)
-    except (TypeError, ValueError):
-        return  # no introspectable signature: the shape check at init calls it
-    try:
-        sig.bind(None, None)
-    except TypeError:
-        raise TypeError(
-            "`score_fn` must be noise-conditional, `score_fn(x, sigma)` (the level is "
-            f"sigma on path 've' and lambda on 'vp'/'tempered'); got signature {sig}."
-        ) from None
-
-
 class AnnealedLangevin(LangevinBase):
     r"""Annealed Langevin dynamics: one MCMC transition is one full annealing sweep.
 
@@ -83,7 +60,8 @@ class AnnealedLangevin(LangevinBase):
     (:mod:`numpyro_cld.schedules`):
 
     - ``"ve"``: ``p_sigma = p * N(0, sigma^2 I)`` for decreasing ``sigmas``, step sizes
-      ``eta_i = step_size * sigma_i^2 / sigma_L^2`` (NCSN's ``epsilon`` is ``step_size``); base ``N(0, sigma_1^2 I)``.
+      ``eta_i = step_size * sigma_i^2 / sigma_L^2`` (NCSN's ``epsilon``); base
+      ``N(0, sigma_1^2 I)``.
     - ``"vp"``: the law of ``sqrt(lam) X + sqrt(1 - lam) Z``, ``Z ~ base`` (Gaussian or
       Student-t), for increasing ``lambdas``; constant step ``step_size``.
     - ``"tempered"``: ``p^lam base^(1 - lam)``; constant step ``step_size``.
@@ -153,34 +131,56 @@ class AnnealedLangevin(LangevinBase):
 
     state_type = AnnealedLangevinState
 
-    def __init__(self, model: Callable | None = None, *, potential_fn: Callable | None = None,
-                 score_fn: Callable | None = None, sigmas: Any = None, lambdas: Any = None,
-                 steps_per_level: int = 100, step_size: float | None = None,
-                 path: str = "ve", base: Any = "gaussian", smoothing: str = "auto",
-                 num_mc_samples: int = 64, adjust: bool = False, start_from_base: bool = False,
-                 store_levels: bool = False, init_strategy: Callable = init_to_uniform,
-                 eps: float | None = None):
+    def __init__(
+        self,
+        model: Callable | None = None,
+        *,
+        potential_fn: Callable | None = None,
+        score_fn: Callable | None = None,
+        sigmas: Any = None,
+        lambdas: Any = None,
+        steps_per_level: int = 100,
+        step_size: float | None = None,
+        path: str = "ve",
+        base: Any = "gaussian",
+        smoothing: str = "auto",
+        num_mc_samples: int = 64,
+        adjust: bool = False,
+        start_from_base: bool = False,
+        store_levels: bool = False,
+        init_strategy: Callable = init_to_uniform,
+        eps: float | None = None,
+    ):
         self._path = one_of("path", path, set(PATHS))
         if path == "ve":
             if lambdas is not None:
                 raise ValueError(
-                    "`lambdas` is for paths 'vp'/'tempered'; path 've' takes `sigmas`.")
+                    "`lambdas` is for paths 'vp'/'tempered'; path 've' takes `sigmas`."
+                )
             self._levels = ncsn_sigmas() if sigmas is None else check_sigmas(sigmas)
             if not (isinstance(base, str) and base == "gaussian"):
                 raise ValueError(
-                    "`base` applies to paths 'vp'/'tempered'; path 've' adds Gaussian noise.")
+                    "`base` applies to paths 'vp'/'tempered'; path 've' adds Gaussian noise."
+                )
         else:
             if sigmas is not None:
                 raise ValueError(f"`sigmas` is for path 've'; path {path!r} takes `lambdas`.")
-            self._levels = (vp_lambdas() if lambdas is None
-                            else check_lambdas(lambdas, allow_zero=path == "tempered"))
+            self._levels = (
+                vp_lambdas()
+                if lambdas is None
+                else check_lambdas(lambdas, allow_zero=path == "tempered")
+            )
         self._base = as_base(base)
         self._steps_per_level = positive_int("steps_per_level", steps_per_level)
         step_size = renamed("step_size", step_size, "eps", eps)
-        step_size = positive_float("step_size", DEFAULT_STEP_SIZE[path] if step_size is None
-                                   else step_size)
-        self._step_sizes = (ncsn_step_sizes(step_size, self._levels) if path == "ve"
-                            else jnp.full(self._levels.shape, step_size))
+        step_size = positive_float(
+            "step_size", DEFAULT_STEP_SIZE[path] if step_size is None else step_size
+        )
+        self._step_sizes = (
+            ncsn_step_sizes(step_size, self._levels)
+            if path == "ve"
+            else jnp.full(self._levels.shape, step_size)
+        )
         self._num_mc_samples = positive_int("num_mc_samples", num_mc_samples)
         self._adjust = bool(adjust)
         self._start_from_base = bool(start_from_base)
@@ -190,29 +190,35 @@ class AnnealedLangevin(LangevinBase):
         if score_fn is not None:
             if not callable(score_fn):
                 raise TypeError(f"`score_fn` must be callable, got {type(score_fn).__name__}.")
-            _check_two_args(score_fn)
+            check_noise_conditional(score_fn)
             self._level_score_fn = score_fn
-            score_fn = _AtLevel(score_fn, self._levels[-1])
+            score_fn = ScoreAtLevel(score_fn, self._levels[-1])
             mode = "score_fn"
             if smoothing != "auto":
-                raise ValueError(f"`smoothing={smoothing!r}` needs `model` or `potential_fn`; "
-                                 "a `score_fn` already gives the score at every level.")
+                raise ValueError(
+                    f"`smoothing={smoothing!r}` needs `model` or `potential_fn`; "
+                    "a `score_fn` already gives the score at every level."
+                )
         elif path == "tempered":
             mode = "tempered"
             if smoothing != "auto":
-                raise ValueError(f"`smoothing={smoothing!r}` applies to paths 've'/'vp'; "
-                                 "path 'tempered' uses the potential itself.")
+                raise ValueError(
+                    f"`smoothing={smoothing!r}` applies to paths 've'/'vp'; "
+                    "path 'tempered' uses the potential itself."
+                )
         elif smoothing == "mc":
             mode = "mc"
         elif model is None:
             raise ValueError(
                 f"`smoothing={smoothing!r}` cannot smooth a `potential_fn` exactly (that needs "
-                f"a model of Gaussian sites); choose {SMOOTHING_OPTIONS}.")
+                f"a model of Gaussian sites); choose {SMOOTHING_OPTIONS}."
+            )
         elif path == "vp" and not isinstance(self._base, GaussianBase):
             raise ValueError(
                 f"`smoothing={smoothing!r}`: no exact smoothing on the vp path with "
                 f"{self._base!r} (a Student-t base has no closed-form convolution with a "
-                f"Gaussian); choose {SMOOTHING_OPTIONS}.")
+                f"Gaussian); choose {SMOOTHING_OPTIONS}."
+            )
         else:
             mode = "exact"  # confirmed against the model at init
         self._mode = mode
@@ -221,9 +227,11 @@ class AnnealedLangevin(LangevinBase):
             raise ValueError(
                 "`adjust=True` needs an exact density at every level for the Metropolis test, "
                 f"but the scores come from {origin}; use adjust=False (ULA), exact smoothing "
-                "or path='tempered'.")
-        super().__init__(model, potential_fn=potential_fn, score_fn=score_fn,
-                         init_strategy=init_strategy)
+                "or path='tempered'."
+            )
+        super().__init__(
+            model, potential_fn=potential_fn, score_fn=score_fn, init_strategy=init_strategy
+        )
 
     @property
     def levels(self):
@@ -236,20 +244,23 @@ class AnnealedLangevin(LangevinBase):
         return self._step_sizes
 
     def get_diagnostics_str(self, state):
-        return "acc. prob={:.2f}".format(state.mean_accept_prob)
+        return f"acc. prob={state.mean_accept_prob:.2f}"
 
     # -- sources ------------------------------------------------------------------------
     def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
         params = super()._initial_params(key, init_params, model_args, model_kwargs, vectorized)
         if self._mode == "exact":
-            problems = exact_smoothing_problems(self._model, model_args, model_kwargs,
-                                                self._path, self._base)
+            problems = exact_smoothing_problems(
+                self._model, model_args, model_kwargs, self._path, self._base
+            )
             if problems:
                 raise ValueError(
                     f"Exact smoothing (path={self._path!r}) is not possible for this model: "
-                    + "; ".join(problems) + ". Exact smoothing needs independent latent "
+                    + "; ".join(problems)
+                    + ". Exact smoothing needs independent latent "
                     "Normal / MultivariateNormal sites or MixtureSameFamily / MixtureGeneral "
-                    f"of those. Instead choose {SMOOTHING_OPTIONS}.")
+                    f"of those. Instead choose {SMOOTHING_OPTIONS}."
+                )
         return params
 
     def _level_source(self, model_args, model_kwargs) -> Source:
@@ -257,16 +268,16 @@ class AnnealedLangevin(LangevinBase):
         if self._mode == "score_fn":
             return score_fn_level_source(self._level_score_fn, self._unravel_fn)
         if self._mode == "exact":
-            return exact_level_source(self._model, model_args, model_kwargs, self._path,
-                                      self._base, self._unravel_fn)
+            return exact_level_source(
+                self._model, model_args, model_kwargs, self._path, self._base, self._unravel_fn
+            )
         potential = self._potential(model_args, model_kwargs)
 
         def flat_potential(x):
             return potential(self._unravel_fn(x))
 
         if self._mode == "mc":
-            return mc_level_source(flat_potential, self._path, self._base,
-                                   self._num_mc_samples)
+            return mc_level_source(flat_potential, self._path, self._base, self._num_mc_samples)
         return tempered_level_source(flat_potential, self._base)
 
     def _target(self, model_args, model_kwargs):
@@ -279,8 +290,11 @@ class AnnealedLangevin(LangevinBase):
 
     def _sampler(self, model_args, model_kwargs):
         return annealed(
-            self._level_source(model_args, model_kwargs), self._levels, self._step_sizes,
-            steps_per_level=self._steps_per_level, adjust=self._adjust,
+            self._level_source(model_args, model_kwargs),
+            self._levels,
+            self._step_sizes,
+            steps_per_level=self._steps_per_level,
+            adjust=self._adjust,
             num_warmup=self._num_warmup,
             base_draw=self._base_draw if self._start_from_base else None,
             store_levels=self._store_levels,

@@ -59,17 +59,30 @@ class LangevinBase(FaultAccounting, MCMCKernel):
 
     state_type = LangevinState
 
-    def __init__(self, model: Callable | None = None, *, potential_fn: Callable | None = None,
-                 score_fn: Callable | None = None, init_strategy: Callable = init_to_uniform):
-        given = [n for n, v in (("model", model), ("potential_fn", potential_fn),
-                                ("score_fn", score_fn)) if v is not None]
+    def __init__(
+        self,
+        model: Callable | None = None,
+        *,
+        potential_fn: Callable | None = None,
+        score_fn: Callable | None = None,
+        init_strategy: Callable = init_to_uniform,
+    ):
+        given = [
+            n
+            for n, v in (("model", model), ("potential_fn", potential_fn), ("score_fn", score_fn))
+            if v is not None
+        ]
         if len(given) != 1:
             raise ValueError(
                 "Exactly one of `model`, `potential_fn` or `score_fn` must be given; got "
-                + (", ".join(f"`{n}`" for n in given) if given else "none") + "."
+                + (", ".join(f"`{n}`" for n in given) if given else "none")
+                + "."
             )
-        for name, value in (("model", model), ("potential_fn", potential_fn),
-                            ("score_fn", score_fn)):
+        for name, value in (
+            ("model", model),
+            ("potential_fn", potential_fn),
+            ("score_fn", score_fn),
+        ):
             if value is not None and not callable(value):
                 raise TypeError(f"`{name}` must be callable, got {type(value).__name__}.")
         self._model = model
@@ -118,8 +131,9 @@ class LangevinBase(FaultAccounting, MCMCKernel):
             rng_key, key_model = keys[:, 0], keys[:, 1]
         else:
             rng_key, key_model = random.split(rng_key)
-        init_params = self._initial_params(key_model, init_params, model_args,
-                                           model_kwargs, vectorized)
+        init_params = self._initial_params(
+            key_model, init_params, model_args, model_kwargs, vectorized
+        )
 
         def init_one(params, key):
             return self._init_one(key, params, model_args, model_kwargs)
@@ -167,8 +181,9 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         raise NotImplementedError
 
     def _as_tree(self, state: LangevinState) -> LangevinState:
-        return self.state_type(*state._replace(z=self._unravel_fn(state.z),
-                                               z_grad=self._unravel_fn(state.z_grad)))
+        return self.state_type(
+            *state._replace(z=self._unravel_fn(state.z), z_grad=self._unravel_fn(state.z_grad))
+        )
 
     def _init_one(self, rng_key, init_params, model_args, model_kwargs):
         rng_key, key_init = random.split(rng_key)
@@ -179,8 +194,9 @@ class LangevinBase(FaultAccounting, MCMCKernel):
     def _sample_one(self, state, model_args, model_kwargs):
         rng_key, key = random.split(state.rng_key)
         _, step = self._sampler(model_args, model_kwargs)
-        flat = LangevinState(*state)._replace(z=ravel_pytree(state.z)[0],
-                                              z_grad=ravel_pytree(state.z_grad)[0])
+        flat = LangevinState(*state)._replace(
+            z=ravel_pytree(state.z)[0], z_grad=ravel_pytree(state.z_grad)[0]
+        )
         return self._as_tree(step(key, flat))._replace(rng_key=rng_key)
 
     # -- the target ----------------------------------------------------------------------
@@ -194,9 +210,14 @@ class LangevinBase(FaultAccounting, MCMCKernel):
                     "distribution) or use numpyro.infer.Gibbs with DiscreteGibbs for them."
                 )
             info, self._potential_fn_gen, self._postprocess_fn, self._model_trace = (
-                initialize_model(key, self._model, dynamic_args=True,
-                                 init_strategy=self._init_strategy,
-                                 model_args=model_args, model_kwargs=model_kwargs)
+                initialize_model(
+                    key,
+                    self._model,
+                    dynamic_args=True,
+                    init_strategy=self._init_strategy,
+                    model_args=model_args,
+                    model_kwargs=model_kwargs,
+                )
             )
             if init_params is None:
                 init_params = info.z

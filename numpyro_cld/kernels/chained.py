@@ -7,24 +7,18 @@ from typing import Any
 
 import jax
 import numpy as np
-from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
 
-from ..blocks.patches import PatchLayout, patch_layout
+from ..blocks.patches import PatchLayout
 from ..checks import one_of, open_unit, positive_float, positive_int, renamed
 from ..samplers.chained import chained
 from ..samplers.state import LangevinState
 from ..schedules import check_sigmas
-from ..sources.model_prefix import (
-    NotExactError,
-    latent_sites,
-    model_prefix,
-    model_trace,
-    site_permutation,
-)
+from ..sources.model_prefix import NotExactError, model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
 from .base import LangevinBase
+from .chained_setup import check_prefix_args, model_layout, prefix_kind
 
 CONDITIONALS = ("auto", "prefix", "full")
 ORDERS = ("sequential", "random")
@@ -123,16 +117,30 @@ class ChainedLangevin(LangevinBase):
 
     state_type = ChainedState
 
-    def __init__(self, model: Callable | None = None, *, potential_fn: Callable | None = None,
-                 score_fn: Callable | None = None, prefix_source: PrefixSource | None = None,
-                 prefix_potential: Callable | None = None, patch_size: int = 1,
-                 conditional: str = "auto", steps_per_patch: int = 20,
-                 step_size: float | None = None, sigmas: Any = None, adjust: bool = False,
-                 order: str = "sequential", blocks: Sequence | None = None,
-                 adapt_step_size: bool = True, target_accept_prob: float = 0.574,
-                 init_strategy: Callable = init_to_uniform, eps: float | None = None):
-        super().__init__(model, potential_fn=potential_fn, score_fn=score_fn,
-                         init_strategy=init_strategy)
+    def __init__(
+        self,
+        model: Callable | None = None,
+        *,
+        potential_fn: Callable | None = None,
+        score_fn: Callable | None = None,
+        prefix_source: PrefixSource | None = None,
+        prefix_potential: Callable | None = None,
+        patch_size: int = 1,
+        conditional: str = "auto",
+        steps_per_patch: int = 20,
+        step_size: float | None = None,
+        sigmas: Any = None,
+        adjust: bool = False,
+        order: str = "sequential",
+        blocks: Sequence | None = None,
+        adapt_step_size: bool = True,
+        target_accept_prob: float = 0.574,
+        init_strategy: Callable = init_to_uniform,
+        eps: float | None = None,
+    ):
+        super().__init__(
+            model, potential_fn=potential_fn, score_fn=score_fn, init_strategy=init_strategy
+        )
         self._patch_size = positive_int("patch_size", patch_size)
         self._conditional = one_of("conditional", conditional, CONDITIONALS)
         self._order = one_of("order", order, ORDERS)
@@ -145,59 +153,51 @@ class ChainedLangevin(LangevinBase):
         self._adjust = bool(adjust)
         self._adapt_step_size = bool(adapt_step_size) and self._adjust
         self._target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
-        self._check_prefix_args(prefix_source, prefix_potential, score_fn)
+        check_prefix_args(
+            self._conditional,
+            self._order,
+            self._sigmas,
+            self._adjust,
+            score_fn,
+            prefix_source,
+            prefix_potential,
+        )
         self._prefix_source = prefix_source
         self._prefix_potential = prefix_potential
-        if blocks is not None and (isinstance(blocks, (str, bytes))
-                                   or not hasattr(blocks, "__len__") or len(blocks) == 0):
-            raise TypeError("`blocks` must be a non-empty list of site names or of integer "
-                            "index groups.")
+        if blocks is not None and (
+            isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__len__") or len(blocks) == 0
+        ):
+            raise TypeError(
+                "`blocks` must be a non-empty list of site names or of integer index groups."
+            )
         self._blocks = blocks
         self._layout: PatchLayout | None = None
         self._resolved_conditional = None
         self._prefix_kind = None
 
-    def _check_prefix_args(self, prefix_source, prefix_potential, score_fn):
-        if prefix_source is not None and prefix_potential is not None:
-            raise ValueError("Give at most one of `prefix_source` and `prefix_potential`.")
-        if prefix_source is not None and not isinstance(prefix_source, PrefixSource):
-            raise TypeError(
-                "`prefix_source` must follow numpyro_cld.sources.PrefixSource (init_context, "
-                f"advance, potential_and_score, has_density); got {type(prefix_source).__name__}.")
-        if prefix_potential is not None and not callable(prefix_potential):
-            raise TypeError("`prefix_potential` must be callable f(x, n) -> -log p(x_<n).")
-        user_prefix = prefix_source is not None or prefix_potential is not None
-        if self._conditional == "full" and user_prefix:
-            raise ValueError("`conditional='full'` does not use `prefix_source` or "
-                             "`prefix_potential`; use conditional='prefix' or drop them.")
-        if self._conditional == "full" and self._sigmas is not None:
-            raise ValueError("`sigmas` (Chained-ALD) needs conditional='prefix': the full "
-                             "conditional has no exact smoothed score; use AnnealedLangevin.")
-        if self._order == "random" and self._conditional == "prefix":
-            raise ValueError("`order='random'` needs conditional='full': the prefix sweep "
-                             "must visit the patches in coordinate order.")
-        if self._adjust and score_fn is not None and prefix_source is None:
-            raise ValueError("`adjust=True` needs a density for the Metropolis test, but only "
-                             "`score_fn` was given; pass `model` or `potential_fn`.")
-        if self._adjust and prefix_source is not None and not prefix_source.has_density:
-            raise ValueError("`adjust=True` needs a prefix source with a density "
-                             "(`has_density=True`); this one has none.")
-
     # -- layout -------------------------------------------------------------------------
     def _resolve(self, model_args, model_kwargs, one_params):
         """Fix the patches and the conditional once the dimension is known."""
-        dim = ravel_pytree(one_params)[0].shape[0]
-        slices, perm = {}, None
-        if self._model is not None:
-            sites = latent_sites(model_trace(self._model, model_args, model_kwargs))
-            slices = {s.name: (s.offset, s.size) for s in sites}
-            perm = site_permutation(sites)
-        layout = patch_layout(dim, patch_size=self._patch_size, blocks=self._blocks,
-                              site_slices=slices, perm=perm)
+        layout = model_layout(
+            self._model,
+            model_args,
+            model_kwargs,
+            one_params,
+            patch_size=self._patch_size,
+            blocks=self._blocks,
+        )
         conditional, kind = self._conditional, None
         if conditional in ("auto", "prefix"):
             try:
-                kind = self._prefix_kind_for(layout, model_args, model_kwargs)
+                kind = prefix_kind(
+                    layout,
+                    self._model,
+                    model_args,
+                    model_kwargs,
+                    self._prefix_source,
+                    self._prefix_potential,
+                    None if self._blocks is not None else self._patch_size,
+                )
             except NotExactError as e:
                 if conditional == "prefix" or self._sigmas is not None:
                     raise ValueError(
@@ -208,38 +208,30 @@ class ChainedLangevin(LangevinBase):
                 warnings.warn(
                     f"ChainedLangevin: no exact prefix conditionals ({e}); using the "
                     "full-conditional sweep, which is exact with adjust=True but as "
-                    "mode-seeking as vanilla Langevin.", UserWarning, stacklevel=5)
+                    "mode-seeking as vanilla Langevin.",
+                    UserWarning,
+                    stacklevel=5,
+                )
                 conditional = "full"
             else:
                 conditional = "prefix"
                 if self._order == "random":
-                    raise ValueError("`order='random'` needs conditional='full': the prefix "
-                                     "sweep must visit the patches in coordinate order.")
+                    raise ValueError(
+                        "`order='random'` needs conditional='full': the prefix "
+                        "sweep must visit the patches in coordinate order."
+                    )
         if self._sigmas is not None and kind in ("masked", "potential"):
-            what = ("this model's prefix marginals are exact only unsmoothed" if kind == "masked"
-                    else "`prefix_potential` has no smoothed score")
+            what = (
+                "this model's prefix marginals are exact only unsmoothed"
+                if kind == "masked"
+                else "`prefix_potential` has no smoothed score"
+            )
             raise ValueError(
                 "`sigmas` needs a smoothed prefix conditional, available in closed form for a "
                 "single Gaussian or Gaussian-mixture site (or from a `prefix_source`); "
-                f"{what}. Drop `sigmas`.")
+                f"{what}. Drop `sigmas`."
+            )
         self._layout, self._resolved_conditional, self._prefix_kind = layout, conditional, kind
-
-    def _prefix_kind_for(self, layout, model_args, model_kwargs):
-        """Where the prefix conditionals come from; raises NotExactError with the reason."""
-        if not layout.contiguous:
-            raise NotExactError("the blocks are not consecutive ranges in coordinate order")
-        if self._prefix_source is not None:
-            ps = getattr(self._prefix_source, "patch_size", None)
-            if ps is not None and self._blocks is None and ps != self._patch_size:
-                raise ValueError(f"`prefix_source` was built for patch_size {ps}, but the "
-                                 f"kernel has `patch_size`={self._patch_size}.")
-            return "user"
-        if self._prefix_potential is not None:
-            return "potential"
-        if self._model is None:
-            raise NotExactError("the target is given as a `potential_fn`/`score_fn`, which "
-                                "says nothing about marginals")
-        return model_prefix(self._model, model_args, model_kwargs, starts=layout.starts)[1]
 
     def _prefix(self, model_args, model_kwargs):
         if self._prefix_kind == "user":
@@ -250,8 +242,7 @@ class ChainedLangevin(LangevinBase):
         return model_prefix(self._model, model_args, model_kwargs, starts=starts)[0]
 
     def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
-        params = super()._initial_params(key, init_params, model_args, model_kwargs,
-                                         vectorized)
+        params = super()._initial_params(key, init_params, model_args, model_kwargs, vectorized)
         one = jax.tree.map(lambda a: a[0], params) if vectorized else params
         # the layout is static (NumPy); `init` may run under jit/vmap (e.g. SBC harnesses)
         with jax.ensure_compile_time_eval():
@@ -268,16 +259,25 @@ class ChainedLangevin(LangevinBase):
         return None if self._layout is None else self._layout.num_patches
 
     def get_diagnostics_str(self, state):
-        return "mean step scale {:.2e}. acc. prob={:.2f}".format(
-            np.mean(state.adapt_state.step_scale), state.mean_accept_prob)
+        scale = np.mean(state.adapt_state.step_scale)
+        return f"mean step scale {scale:.2e}. acc. prob={state.mean_accept_prob:.2f}"
 
     def _sampler(self, model_args, model_kwargs):
-        prefix = (self._prefix(model_args, model_kwargs)
-                  if self._resolved_conditional == "prefix" else None)
+        prefix = (
+            self._prefix(model_args, model_kwargs)
+            if self._resolved_conditional == "prefix"
+            else None
+        )
         return chained(
-            self._layout, self._target(model_args, model_kwargs), prefix_source=prefix,
-            step_size=self._step_size, sigmas=self._sigmas,
-            steps_per_patch=self._steps_per_patch, adjust=self._adjust, order=self._order,
-            num_warmup=self._num_warmup, adapt_step_size=self._adapt_step_size,
+            self._layout,
+            self._target(model_args, model_kwargs),
+            prefix_source=prefix,
+            step_size=self._step_size,
+            sigmas=self._sigmas,
+            steps_per_patch=self._steps_per_patch,
+            adjust=self._adjust,
+            order=self._order,
+            num_warmup=self._num_warmup,
+            adapt_step_size=self._adapt_step_size,
             target_accept_prob=self._target_accept_prob,
         )

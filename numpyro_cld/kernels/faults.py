@@ -42,7 +42,10 @@ class FaultAccounting:
                 "potential or score; those proposals were not taken and the transitions are "
                 "flagged `diverging` (count per transition: extra field `num_diverging`; "
                 "running total: `kernel.num_faults`; `mcmc.print_summary()` reports the "
-                "number of flagged transitions).", RuntimeWarning, stacklevel=2)
+                "number of flagged transitions).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def _reporting_faults(self, sample_fn: Callable) -> Callable:
         """``sample_fn`` followed by a host report when the transition had a fault."""

@@ -69,14 +69,25 @@ class Langevin(LangevinBase):
         True
     """
 
-    def __init__(self, model: Callable | None = None, *, potential_fn: Callable | None = None,
-                 score_fn: Callable | None = None, step_size: float = 0.01, num_steps: int = 1,
-                 adjust: bool = False, adapt_step_size: bool = True,
-                 target_accept_prob: float = 0.574, adapt_mass_matrix: bool | None = None,
-                 dense_mass: bool = False, inverse_mass_matrix: Any = None,
-                 init_strategy: Callable = init_to_uniform):
-        super().__init__(model, potential_fn=potential_fn, score_fn=score_fn,
-                         init_strategy=init_strategy)
+    def __init__(
+        self,
+        model: Callable | None = None,
+        *,
+        potential_fn: Callable | None = None,
+        score_fn: Callable | None = None,
+        step_size: float = 0.01,
+        num_steps: int = 1,
+        adjust: bool = False,
+        adapt_step_size: bool = True,
+        target_accept_prob: float = 0.574,
+        adapt_mass_matrix: bool | None = None,
+        dense_mass: bool = False,
+        inverse_mass_matrix: Any = None,
+        init_strategy: Callable = init_to_uniform,
+    ):
+        super().__init__(
+            model, potential_fn=potential_fn, score_fn=score_fn, init_strategy=init_strategy
+        )
         self._step_size = positive_float("step_size", step_size)
         self._num_steps = positive_int("num_steps", num_steps)
         self._adjust = bool(adjust)
@@ -94,15 +105,20 @@ class Langevin(LangevinBase):
         self._inverse_mass_matrix = inverse_mass_matrix
 
     def get_diagnostics_str(self, state):
-        return "step size {:.2e}. acc. prob={:.2f}".format(
-            state.adapt_state.step_size, state.mean_accept_prob
+        return (
+            f"step size {state.adapt_state.step_size:.2e}. acc. prob={state.mean_accept_prob:.2f}"
         )
 
     def _sampler(self, model_args, model_kwargs):
         return langevin(
-            self._target(model_args, model_kwargs), step_size=self._step_size,
-            num_steps=self._num_steps, adjust=self._adjust, num_warmup=self._num_warmup,
-            adapt_step_size=self._adapt_step_size, adapt_mass_matrix=self._adapt_mass_matrix,
-            dense_mass=self._dense_mass, target_accept_prob=self._target_accept_prob,
+            self._target(model_args, model_kwargs),
+            step_size=self._step_size,
+            num_steps=self._num_steps,
+            adjust=self._adjust,
+            num_warmup=self._num_warmup,
+            adapt_step_size=self._adapt_step_size,
+            adapt_mass_matrix=self._adapt_mass_matrix,
+            dense_mass=self._dense_mass,
+            target_accept_prob=self._target_accept_prob,
             inverse_mass_matrix=self._inverse_mass_matrix,
         )

@@ -9,8 +9,19 @@ from .mlp import ScoreMLP
 from .train import TrainResult, check_data, load, save, train
 
 __all__ = [
-    "ScoreMLP", "ScoreConv", "PatchLSTM",
-    "dsm_loss", "patch_dsm_loss", "loss_for",
-    "TrainResult", "train", "save", "load", "check_data",
-    "as_score_fn", "as_prefix_source", "NetPrefixSource", "check_sigmas",
+    "ScoreMLP",
+    "ScoreConv",
+    "PatchLSTM",
+    "dsm_loss",
+    "patch_dsm_loss",
+    "loss_for",
+    "TrainResult",
+    "train",
+    "save",
+    "load",
+    "check_data",
+    "as_score_fn",
+    "as_prefix_source",
+    "NetPrefixSource",
+    "check_sigmas",
 ]

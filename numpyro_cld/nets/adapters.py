@@ -12,7 +12,8 @@ made here, where ``sigmas`` is still a concrete array.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -21,16 +22,17 @@ from flax import nnx
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike
 
-from .layers import check_patch_size
 from .autoregressive import Context, PatchLSTM
 from .conv import ScoreConv
+from .layers import check_patch_size
 from .mlp import ScoreMLP
 
 __all__ = ["as_score_fn", "as_prefix_source", "NetPrefixSource", "check_sigmas"]
 
 
-def check_sigmas(net: Union[ScoreMLP, ScoreConv, PatchLSTM], sigmas: Optional[ArrayLike],
-                 rtol: float = 1e-4) -> Optional[np.ndarray]:
+def check_sigmas(
+    net: ScoreMLP | ScoreConv | PatchLSTM, sigmas: ArrayLike | None, rtol: float = 1e-4
+) -> np.ndarray | None:
     """Raise ``ValueError`` unless every entry of ``sigmas`` is one of the trained levels.
 
     :param net: a trained network (its ``sigmas`` are the trained levels).
@@ -50,12 +52,14 @@ def check_sigmas(net: Union[ScoreMLP, ScoreConv, PatchLSTM], sigmas: Optional[Ar
         raise ValueError(
             f"`sigmas` {np.round(missing, 6).tolist()} are not among the levels the network "
             f"was trained on ({np.round(trained, 6).tolist()}); retrain the network or pass "
-            f"the trained levels.")
+            f"the trained levels."
+        )
     return arr
 
 
-def as_score_fn(net: Union[ScoreMLP, ScoreConv], sigmas: Optional[ArrayLike] = None
-                ) -> Callable[[Any, ArrayLike], Any]:
+def as_score_fn(
+    net: ScoreMLP | ScoreConv, sigmas: ArrayLike | None = None
+) -> Callable[[Any, ArrayLike], Any]:
     """``score_fn(x, sigma)`` of a trained noise-conditional network.
 
     :param net: a :class:`ScoreMLP` or :class:`ScoreConv`.
@@ -64,8 +68,10 @@ def as_score_fn(net: Union[ScoreMLP, ScoreConv], sigmas: Optional[ArrayLike] = N
         pytree, whose leaves are raveled in order (the layout of a one-site model).
     """
     if isinstance(net, PatchLSTM):
-        raise TypeError("`net` is a PatchLSTM (prefix-conditional scores); use "
-                        "as_prefix_source for ChainedLangevin.")
+        raise TypeError(
+            "`net` is a PatchLSTM (prefix-conditional scores); use "
+            "as_prefix_source for ChainedLangevin."
+        )
     check_sigmas(net, sigmas)
     graphdef, state = nnx.split(net)
 
@@ -80,7 +86,8 @@ def as_score_fn(net: Union[ScoreMLP, ScoreConv], sigmas: Optional[ArrayLike] = N
 
 
 class NetPrefixSource:
-    """Prefix source (see :mod:`numpyro_cld.sources.protocol`) backed by a trained :class:`PatchLSTM`.
+    """Prefix source (see :mod:`numpyro_cld.sources.protocol`) backed by a trained
+    :class:`PatchLSTM`.
 
     The context is the LSTM state after the ``sigma`` token and the finished patches, so the
     kernel keeps one per noise level. ``sigma = 0`` (the unsmoothed target) is answered at
@@ -94,15 +101,18 @@ class NetPrefixSource:
 
     has_density = False
 
-    def __init__(self, net: PatchLSTM, sigmas: Optional[ArrayLike] = None,
-                 patch_size: Optional[int] = None) -> None:
+    def __init__(
+        self, net: PatchLSTM, sigmas: ArrayLike | None = None, patch_size: int | None = None
+    ) -> None:
         if not isinstance(net, PatchLSTM):
             raise TypeError(f"`net` must be a PatchLSTM, got {type(net).__name__}.")
         if patch_size is not None:
             check_patch_size(net.dim, patch_size)
             if patch_size != net.patch_size:
-                raise ValueError(f"`patch_size` {patch_size} differs from the network's "
-                                 f"trained patch_size {net.patch_size}.")
+                raise ValueError(
+                    f"`patch_size` {patch_size} differs from the network's "
+                    f"trained patch_size {net.patch_size}."
+                )
         check_sigmas(net, sigmas)
         self.patch_size = net.patch_size
         self.num_patches = net.num_patches
@@ -121,22 +131,26 @@ class NetPrefixSource:
         """The LSTM state after the ``sigma`` token."""
         return self._net().init_context(self._sigma(sigma))
 
-    def advance(self, context: Context, i: ArrayLike, x_patch: ArrayLike,
-                sigma: ArrayLike) -> Context:
+    def advance(
+        self, context: Context, i: ArrayLike, x_patch: ArrayLike, sigma: ArrayLike
+    ) -> Context:
         """The context after the finished patch ``x_patch`` (``i`` and ``sigma`` unused)."""
         return self._net().advance(context, jnp.asarray(x_patch, jnp.float32))
 
-    def potential_and_score(self, context: Context, i: ArrayLike, x_patch: ArrayLike,
-                            sigma: ArrayLike) -> tuple[jax.Array, jax.Array]:
+    def potential_and_score(
+        self, context: Context, i: ArrayLike, x_patch: ArrayLike, sigma: ArrayLike
+    ) -> tuple[jax.Array, jax.Array]:
         """``(0, score)`` of the current noisy patch at level ``sigma`` (no density)."""
-        score = self._net().patch_score(context, jnp.asarray(x_patch, jnp.float32),
-                                        self._sigma(sigma))
+        score = self._net().patch_score(
+            context, jnp.asarray(x_patch, jnp.float32), self._sigma(sigma)
+        )
         dtype = jnp.result_type(x_patch)
         return jnp.zeros((), dtype), score.astype(dtype)
 
 
-def as_prefix_source(net: PatchLSTM, sigmas: Optional[ArrayLike] = None,
-                     patch_size: Optional[int] = None) -> NetPrefixSource:
+def as_prefix_source(
+    net: PatchLSTM, sigmas: ArrayLike | None = None, patch_size: int | None = None
+) -> NetPrefixSource:
     """:class:`NetPrefixSource` of ``net``, checking ``sigmas`` and ``patch_size``.
 
     :param net: the trained :class:`PatchLSTM`.

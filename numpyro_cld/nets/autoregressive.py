@@ -16,7 +16,7 @@ extra cell step, i.e. two cell evaluations per patch, no pass per patch.
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -56,37 +56,54 @@ class PatchLSTM(nnx.Module):
         (8,)
     """
 
-    def __init__(self, event_shape: Union[int, Sequence[int]], patch_size: int,
-                 sigmas: ArrayLike, *, hidden: int = 128, num_layers: int = 1,
-                 rngs: nnx.Rngs) -> None:
-        event_shape = (int(event_shape),) if np.ndim(event_shape) == 0 else tuple(
-            int(s) for s in event_shape)
+    def __init__(
+        self,
+        event_shape: int | Sequence[int],
+        patch_size: int,
+        sigmas: ArrayLike,
+        *,
+        hidden: int = 128,
+        num_layers: int = 1,
+        rngs: nnx.Rngs,
+    ) -> None:
+        event_shape = (
+            (int(event_shape),) if np.ndim(event_shape) == 0 else tuple(int(s) for s in event_shape)
+        )
         self.event_shape = event_shape
         self.dim = math.prod(event_shape)
         self.patch_size = check_patch_size(self.dim, patch_size)
         self.num_patches = self.dim // self.patch_size
         self.sigmas = as_sigmas(sigmas)
         self.hidden = int(hidden)
-        self.config = (("event_shape", event_shape), ("patch_size", self.patch_size),
-                       ("sigmas", self.sigmas), ("hidden", self.hidden),
-                       ("num_layers", int(num_layers)))
-        self.cells = nnx.List([
-            nnx.OptimizedLSTMCell(self.patch_size if k == 0 else hidden, hidden, rngs=rngs)
-            for k in range(num_layers)])
+        self.config = (
+            ("event_shape", event_shape),
+            ("patch_size", self.patch_size),
+            ("sigmas", self.sigmas),
+            ("hidden", self.hidden),
+            ("num_layers", int(num_layers)),
+        )
+        self.cells = nnx.List(
+            [
+                nnx.OptimizedLSTMCell(self.patch_size if k == 0 else hidden, hidden, rngs=rngs)
+                for k in range(num_layers)
+            ]
+        )
         self.head = nnx.Linear(hidden, self.patch_size, rngs=rngs)
 
     # -- the recurrent pieces (any leading batch shape) -----------------------------------
     def _step(self, context: Context, inputs: jax.Array) -> tuple[Context, jax.Array]:
         new, h = [], inputs
-        for cell, carry in zip(self.cells, context):
+        for cell, carry in zip(self.cells, context, strict=True):
             carry, h = cell(carry, h)
             new.append(carry)
         return tuple(new), h
 
     def _check_patch(self, x_patch: ArrayLike) -> None:
         if jnp.shape(x_patch)[-1:] != (self.patch_size,):
-            raise ValueError(f"`x_patch` has shape {jnp.shape(x_patch)}, but the network was "
-                             f"trained with patch_size {self.patch_size}.")
+            raise ValueError(
+                f"`x_patch` has shape {jnp.shape(x_patch)}, but the network was "
+                f"trained with patch_size {self.patch_size}."
+            )
 
     def init_context(self, sigma: ArrayLike) -> Context:
         """Context before any patch: the state after the ``sigma`` token."""
@@ -107,8 +124,9 @@ class PatchLSTM(nnx.Module):
         return self.head(h) / jnp.asarray(sigma, jnp.float32)[..., None]
 
     # -- all patches at once (training) ---------------------------------------------------
-    def conditional_scores(self, x_clean: ArrayLike, x_noisy: ArrayLike,
-                           sigma: ArrayLike) -> jax.Array:
+    def conditional_scores(
+        self, x_clean: ArrayLike, x_noisy: ArrayLike, sigma: ArrayLike
+    ) -> jax.Array:
         """Scores of every noisy patch given the clean prefix, shape ``(*batch, P, patch)``."""
         batch = check_input(x_clean, self.event_shape, "x_clean")
         check_input(x_noisy, self.event_shape, "x_noisy")

@@ -14,7 +14,7 @@ form 0.08 s at 32 channels and depth 4 (8x8 digits, batch 128, shared 2-core mac
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +40,7 @@ class Conv3x3(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         h, w = x.shape[-3], x.shape[-2]
         padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        shifts = [padded[:, i:i + h, j:j + w, :] for i in range(3) for j in range(3)]
+        shifts = [padded[:, i : i + h, j : j + w, :] for i in range(3) for j in range(3)]
         return self.linear(jnp.concatenate(shifts, -1))
 
 
@@ -65,28 +65,42 @@ class ScoreConv(nnx.Module):
         (3, 64)
     """
 
-    def __init__(self, image_shape: Sequence[int], sigmas: ArrayLike, *, channels: int = 32,
-                 depth: int = 4, global_pool: bool = True, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        image_shape: Sequence[int],
+        sigmas: ArrayLike,
+        *,
+        channels: int = 32,
+        depth: int = 4,
+        global_pool: bool = True,
+        rngs: nnx.Rngs,
+    ) -> None:
         image_shape = tuple(int(s) for s in image_shape)
         if len(image_shape) != 2 or min(image_shape) < 1:
             raise ValueError(f"`image_shape` must be (height, width), got {image_shape!r}.")
         self.event_shape = image_shape
         self.dim = image_shape[0] * image_shape[1]
         self.sigmas = as_sigmas(sigmas)
-        self.config = (("image_shape", image_shape), ("sigmas", self.sigmas),
-                       ("channels", int(channels)), ("depth", int(depth)),
-                       ("global_pool", bool(global_pool)))
+        self.config = (
+            ("image_shape", image_shape),
+            ("sigmas", self.sigmas),
+            ("channels", int(channels)),
+            ("depth", int(depth)),
+            ("global_pool", bool(global_pool)),
+        )
         self.embed = SigmaEmbedding(channels, rngs=rngs)
         self.inp = Conv3x3(1, channels, rngs=rngs)
-        self.layers = nnx.List([Conv3x3(channels, channels, rngs=rngs)
-                                for _ in range(depth - 1)])
-        self.pools = nnx.List([nnx.Linear(channels, channels, rngs=rngs)
-                               for _ in range(depth - 1)] if global_pool else [])
+        self.layers = nnx.List([Conv3x3(channels, channels, rngs=rngs) for _ in range(depth - 1)])
+        self.pools = nnx.List(
+            [nnx.Linear(channels, channels, rngs=rngs) for _ in range(depth - 1)]
+            if global_pool
+            else []
+        )
         self.out = Conv3x3(channels, 1, rngs=rngs)
 
     def __call__(self, x: ArrayLike, sigma: ArrayLike) -> jax.Array:
         batch = check_input(x, self.event_shape)
-        flat = jnp.shape(x)[len(batch):] == (self.dim,)
+        flat = jnp.shape(x)[len(batch) :] == (self.dim,)
         sigma = broadcast_sigma(sigma, batch)
         img = jnp.reshape(x, (-1, *self.event_shape, 1))
         emb = self.embed(jnp.reshape(sigma, (-1,)))[:, None, None, :]

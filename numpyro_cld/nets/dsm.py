@@ -9,7 +9,7 @@ so the value is comparable across data sizes (a network that outputs zero scores
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +25,9 @@ __all__ = ["dsm_loss", "patch_dsm_loss", "loss_for"]
 Loss = Callable[..., jax.Array]
 
 
-def _noise(net: Union[ScoreMLP, ScoreConv, PatchLSTM], x: jax.Array,
-           rng_key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+def _noise(
+    net: ScoreMLP | ScoreConv | PatchLSTM, x: jax.Array, rng_key: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     key_sigma, key_z = random.split(rng_key)
     sigmas = jnp.asarray(net.sigmas, jnp.float32)
     sigma = sigmas[random.randint(key_sigma, (x.shape[0],), 0, sigmas.shape[0])]
@@ -35,7 +36,7 @@ def _noise(net: Union[ScoreMLP, ScoreConv, PatchLSTM], x: jax.Array,
     return sigma, sigma_b, z, x + sigma_b * z
 
 
-def dsm_loss(net: Union[ScoreMLP, ScoreConv], x: jax.Array, rng_key: jax.Array) -> jax.Array:
+def dsm_loss(net: ScoreMLP | ScoreConv, x: jax.Array, rng_key: jax.Array) -> jax.Array:
     """Noise-conditional DSM loss of ``net(x, sigma)`` on a batch ``x`` (leading axis).
 
     :param net: a :class:`~numpyro_cld.nets.ScoreMLP` or :class:`~numpyro_cld.nets.ScoreConv`.
@@ -61,7 +62,7 @@ def patch_dsm_loss(net: PatchLSTM, x: jax.Array, rng_key: jax.Array) -> jax.Arra
     return jnp.mean((sigma_b * s + z) ** 2)
 
 
-def loss_for(net: Union[ScoreMLP, ScoreConv, PatchLSTM]) -> Loss:
+def loss_for(net: ScoreMLP | ScoreConv | PatchLSTM) -> Loss:
     """The DSM loss that matches the network type.
 
     :param net: a score network.

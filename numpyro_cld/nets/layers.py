@@ -6,7 +6,7 @@ Building blocks of :mod:`numpyro_cld.nets`, not part of its public API.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +25,9 @@ def as_sigmas(sigmas: ArrayLike, name: str = "sigmas") -> tuple[float, ...]:
         raise TypeError(f"`{name}` is required: the noise levels the network is trained on.")
     arr = np.atleast_1d(np.asarray(sigmas, dtype=np.float64))
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"`{name}` must be a non-empty 1-d array of positive finite numbers, "
-                         f"got {sigmas!r}.")
+        raise ValueError(
+            f"`{name}` must be a non-empty 1-d array of positive finite numbers, got {sigmas!r}."
+        )
     return tuple(float(s) for s in arr)
 
 
@@ -36,12 +37,16 @@ def check_patch_size(num_features: int, patch_size: int) -> int:
     :param int num_features: number of features of one sample.
     :param int patch_size: features per patch.
     """
-    if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) \
-            or patch_size < 1:
+    if (
+        isinstance(patch_size, bool)
+        or not isinstance(patch_size, (int, np.integer))
+        or patch_size < 1
+    ):
         raise ValueError(f"`patch_size` must be a positive integer, got {patch_size!r}.")
     if num_features % patch_size:
-        raise ValueError(f"`patch_size` {patch_size} does not divide the {num_features} "
-                         f"features of the input.")
+        raise ValueError(
+            f"`patch_size` {patch_size} does not divide the {num_features} features of the input."
+        )
     return int(patch_size)
 
 
@@ -56,8 +61,7 @@ class SigmaEmbedding(nnx.Module):
     :param nnx.Rngs rngs: parameter initialisation.
     """
 
-    def __init__(self, out_features: int, num_frequencies: int = 8, *,
-                 rngs: nnx.Rngs) -> None:
+    def __init__(self, out_features: int, num_frequencies: int = 8, *, rngs: nnx.Rngs) -> None:
         self.frequencies = tuple(float(f) for f in 2.0 ** np.arange(num_frequencies) * 0.25)
         self.linear = nnx.Linear(2 * num_frequencies + 1, out_features, rngs=rngs)
 
@@ -79,13 +83,15 @@ def check_input(x: ArrayLike, event_shape: Sequence[int], name: str = "x") -> tu
     shape = tuple(jnp.shape(x))
     size = math.prod(event_shape)
     k = len(event_shape)
-    if shape[len(shape) - k:] == tuple(event_shape):
-        return shape[:len(shape) - k]
+    if shape[len(shape) - k :] == tuple(event_shape):
+        return shape[: len(shape) - k]
     if len(shape) >= 1 and shape[-1] == size:
         return shape[:-1]
-    raise ValueError(f"`{name}` has shape {shape}, but the network was trained on inputs of "
-                     f"shape {tuple(event_shape)} (or {size} flat features), with optional "
-                     f"leading batch dimensions.")
+    raise ValueError(
+        f"`{name}` has shape {shape}, but the network was trained on inputs of "
+        f"shape {tuple(event_shape)} (or {size} flat features), with optional "
+        f"leading batch dimensions."
+    )
 
 
 def broadcast_sigma(sigma: ArrayLike, batch_shape: tuple[int, ...]) -> jax.Array:

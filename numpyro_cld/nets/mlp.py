@@ -40,16 +40,22 @@ class ScoreMLP(nnx.Module):
         (5, 2)
     """
 
-    def __init__(self, dim: int, sigmas: ArrayLike, *, hidden: int = 128, depth: int = 3,
-                 rngs: nnx.Rngs) -> None:
+    def __init__(
+        self, dim: int, sigmas: ArrayLike, *, hidden: int = 128, depth: int = 3, rngs: nnx.Rngs
+    ) -> None:
         self.dim = int(dim)
         self.event_shape = (self.dim,)
         self.sigmas = as_sigmas(sigmas)
-        self.config = (("dim", self.dim), ("sigmas", self.sigmas), ("hidden", int(hidden)),
-                       ("depth", int(depth)))
+        self.config = (
+            ("dim", self.dim),
+            ("sigmas", self.sigmas),
+            ("hidden", int(hidden)),
+            ("depth", int(depth)),
+        )
         self.embed = SigmaEmbedding(hidden, rngs=rngs)
-        self.layers = nnx.List([nnx.Linear(self.dim if k == 0 else hidden, hidden, rngs=rngs)
-                                for k in range(depth)])
+        self.layers = nnx.List(
+            [nnx.Linear(self.dim if k == 0 else hidden, hidden, rngs=rngs) for k in range(depth)]
+        )
         self.out = nnx.Linear(hidden, self.dim, rngs=rngs)
 
     def __call__(self, x: ArrayLike, sigma: ArrayLike) -> jax.Array:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,10 +20,10 @@ from flax import nnx, serialization
 from jax import lax, random
 from numpy.typing import ArrayLike
 
-from .layers import check_input
 from .autoregressive import PatchLSTM
 from .conv import ScoreConv
 from .dsm import Loss, loss_for
+from .layers import check_input
 from .mlp import ScoreMLP
 
 __all__ = ["TrainResult", "train", "save", "load", "check_data"]
@@ -32,7 +32,7 @@ _NETS = {cls.__name__: cls for cls in (ScoreMLP, ScoreConv, PatchLSTM)}
 _FORMAT = "numpyro_cld.nets/1"
 
 #: a network that :func:`train`, :func:`save` and :func:`load` handle
-Net = Union[ScoreMLP, ScoreConv, PatchLSTM]
+Net = ScoreMLP | ScoreConv | PatchLSTM
 
 
 class TrainResult(NamedTuple):
@@ -60,8 +60,10 @@ def check_data(net: Net, data: ArrayLike, name: str = "data") -> np.ndarray:
     """
     arr = np.asarray(data, dtype=np.float32)
     if arr.ndim < 2 or arr.shape[0] < 2:
-        raise ValueError(f"`{name}` must be an array of at least 2 samples on its leading "
-                         f"axis, got shape {arr.shape}.")
+        raise ValueError(
+            f"`{name}` must be an array of at least 2 samples on its leading "
+            f"axis, got shape {arr.shape}."
+        )
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.all(np.isfinite(arr.reshape(len(arr), -1)), axis=1)))
         raise ValueError(f"`{name}` contains NaN or infinite values ({bad} samples).")
@@ -80,10 +82,19 @@ def _progress(total: int, enabled: bool) -> Any:
     return tqdm(total=total, desc="DSM", leave=False)
 
 
-def train(net: Net, data: ArrayLike, *, steps: int = 2000, batch_size: int = 128,
-          learning_rate: Union[float, optax.Schedule] = 1e-3, holdout: float = 0.1,
-          seed: int = 0, log_every: int = 100, loss_fn: Optional[Loss] = None,
-          progress: bool = True) -> TrainResult:
+def train(
+    net: Net,
+    data: ArrayLike,
+    *,
+    steps: int = 2000,
+    batch_size: int = 128,
+    learning_rate: float | optax.Schedule = 1e-3,
+    holdout: float = 0.1,
+    seed: int = 0,
+    log_every: int = 100,
+    loss_fn: Loss | None = None,
+    progress: bool = True,
+) -> TrainResult:
     """Fit ``net`` (in place) to ``data`` by DSM with Adam.
 
     :param net: a :class:`ScoreMLP`, :class:`ScoreConv` or :class:`PatchLSTM`.
@@ -107,8 +118,9 @@ def train(net: Net, data: ArrayLike, *, steps: int = 2000, batch_size: int = 128
     arr = arr[np.random.default_rng(seed).permutation(len(arr))]
     n_hold = int(round(holdout * len(arr)))
     if holdout > 0 and not 1 <= n_hold < len(arr):
-        raise ValueError(f"`holdout` {holdout} leaves no held-out or no training samples "
-                         f"for {len(arr)} samples.")
+        raise ValueError(
+            f"`holdout` {holdout} leaves no held-out or no training samples for {len(arr)} samples."
+        )
     train_data, hold_data = jnp.asarray(arr[n_hold:]), jnp.asarray(arr[:n_hold])
     loss_fn = loss_for(net) if loss_fn is None else loss_fn
 
@@ -158,14 +170,14 @@ def train(net: Net, data: ArrayLike, *, steps: int = 2000, batch_size: int = 128
     if bar is not None:
         bar.close()
     if not np.all(np.isfinite(train_losses)):
-        raise FloatingPointError("DSM training diverged (non-finite loss); lower "
-                                 "`learning_rate`.")
+        raise FloatingPointError("DSM training diverged (non-finite loss); lower `learning_rate`.")
     nnx.update((net, optimizer), state)
-    return TrainResult(np.asarray(record_steps), np.asarray(train_losses),
-                       np.asarray(hold_losses), seconds)
+    return TrainResult(
+        np.asarray(record_steps), np.asarray(train_losses), np.asarray(hold_losses), seconds
+    )
 
 
-def save(net: Net, path: Union[str, os.PathLike]) -> None:
+def save(net: Net, path: str | os.PathLike) -> None:
     """Write the network's type, constructor arguments and parameters to ``path`` (msgpack).
 
     :param net: the network.
@@ -181,7 +193,7 @@ def save(net: Net, path: Union[str, os.PathLike]) -> None:
         f.write(serialization.msgpack_serialize(payload))
 
 
-def load(path: Union[str, os.PathLike]) -> Net:
+def load(path: str | os.PathLike) -> Net:
     """Rebuild a network written by :func:`save`.
 
     :param path: a file written by :func:`save`.
@@ -202,5 +214,6 @@ def _int_keys(tree: Any) -> Any:
     # msgpack keeps the integer keys of nnx.List entries as strings
     if not isinstance(tree, dict):
         return tree
-    return {(int(k) if isinstance(k, str) and k.isdigit() else k): _int_keys(v)
-            for k, v in tree.items()}
+    return {
+        (int(k) if isinstance(k, str) and k.isdigit() else k): _int_keys(v) for k, v in tree.items()
+    }

@@ -69,10 +69,18 @@ def annealed(
         pe, score = level_source(position, levels[-1], rng_key)
         dtype = jnp.result_type(position)
         zero = jnp.zeros((), dtype)
-        level_z = (jnp.zeros(levels.shape + position.shape, dtype) if store_levels else None)
-        return LangevinState(jnp.array(0), position, pe, -score, zero, zero, jnp.array(False),
-                             jnp.array(0, jnp.int32),
-                             AnnealedAdaptState(step_sizes.astype(dtype), level_z))
+        level_z = jnp.zeros(levels.shape + position.shape, dtype) if store_levels else None
+        return LangevinState(
+            jnp.array(0),
+            position,
+            pe,
+            -score,
+            zero,
+            zero,
+            jnp.array(False),
+            jnp.array(0, jnp.int32),
+            AnnealedAdaptState(step_sizes.astype(dtype), level_z),
+        )
 
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
         key_start, key_sweep = random.split(rng_key)
@@ -86,22 +94,37 @@ def annealed(
                 return level_source(y, level, k)
 
             pe, score = source(st.x, key_score)  # the level changed: recompute
-            new, info = langevin_steps(key_steps, StepState(st.x, pe, score), source, eta,
-                                       1.0, adjust=adjust, num_steps=steps_per_level)
+            new, info = langevin_steps(
+                key_steps,
+                StepState(st.x, pe, score),
+                source,
+                eta,
+                1.0,
+                adjust=adjust,
+                num_steps=steps_per_level,
+            )
             return new, (info, new.x if store_levels else None)
 
         # the carry's potential and score are recomputed at every level; zeros stand in
         init_st = StepState(x, jnp.zeros((), x.dtype), jnp.zeros_like(x))
         adapt = state.adapt_state
         last, (infos, level_z) = lax.scan(
-            level_body, init_st,
-            (levels.astype(x.dtype), adapt.step_size,
-             random.split(key_sweep, levels.shape[0])))
+            level_body,
+            init_st,
+            (levels.astype(x.dtype), adapt.step_size, random.split(key_sweep, levels.shape[0])),
+        )
         accept_prob = jnp.mean(infos.accept_prob)
         return LangevinState(
-            state.i + 1, last.x, last.potential_energy, -last.score, accept_prob,
+            state.i + 1,
+            last.x,
+            last.potential_energy,
+            -last.score,
+            accept_prob,
             running_mean(state.mean_accept_prob, accept_prob, state.i, num_warmup),
-            jnp.any(infos.diverging), jnp.sum(infos.num_diverging, dtype=jnp.int32),
-            adapt._replace(level_z=level_z), state.rng_key)
+            jnp.any(infos.diverging),
+            jnp.sum(infos.num_diverging, dtype=jnp.int32),
+            adapt._replace(level_z=level_z),
+            state.rng_key,
+        )
 
     return init, step

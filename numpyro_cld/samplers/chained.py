@@ -71,11 +71,15 @@ def chained(
     adapt_step_size = adjust if adapt_step_size is None else bool(adapt_step_size) and adjust
     prefix = prefix_source is not None
     if sigmas is not None and not prefix:
-        raise ValueError("`sigmas` (Chained-ALD) needs a `prefix_source`: the full "
-                         "conditional has no exact smoothed score.")
+        raise ValueError(
+            "`sigmas` (Chained-ALD) needs a `prefix_source`: the full "
+            "conditional has no exact smoothed score."
+        )
     if order == "random" and prefix:
-        raise ValueError("`order='random'` needs the full sweep: the prefix sweep must visit "
-                         "the patches in coordinate order.")
+        raise ValueError(
+            "`order='random'` needs the full sweep: the prefix sweep must visit "
+            "the patches in coordinate order."
+        )
     if sigmas is None:
         sigmas, etas = np.zeros(1), np.full(1, step_size)
     else:  # NumPy: the factory may run inside a trace (the kernels build it per transition)
@@ -87,9 +91,17 @@ def chained(
         pe, score = potential_and_score(position, rng_key)
         dtype = jnp.result_type(position)
         zero = jnp.zeros((), dtype)
-        return LangevinState(jnp.array(0), position, pe, -score, zero, zero, jnp.array(False),
-                             jnp.array(0, jnp.int32),
-                             patch_adapt_init(layout.num_patches, dtype))
+        return LangevinState(
+            jnp.array(0),
+            position,
+            pe,
+            -score,
+            zero,
+            zero,
+            jnp.array(False),
+            jnp.array(0, jnp.int32),
+            patch_adapt_init(layout.num_patches, dtype),
+        )
 
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
         key_sweep, key_order, key_src = random.split(rng_key, 3)
@@ -120,29 +132,42 @@ def chained(
                 eta, sigma, ctx = inp
                 k, k_init, k_steps = random.split(k, 3)
                 fn = make_source(ctx, sigma)
-                st, info = langevin_steps(k_steps, StepState(xp, *fn(xp, k_init)), fn,
-                                          eta * step_scale[i], adjust=adjust,
-                                          num_steps=steps_per_patch)
+                st, info = langevin_steps(
+                    k_steps,
+                    StepState(xp, *fn(xp, k_init)),
+                    fn,
+                    eta * step_scale[i],
+                    adjust=adjust,
+                    num_steps=steps_per_patch,
+                )
                 return (st.x, k), (info.accept_prob, info.num_diverging)
 
-            (xp, _), (acc, ndiv) = lax.scan(level_body, (x[idx], key_patch),
-                                            (eta_l, sigma_l, ctxs))
+            (xp, _), (acc, ndiv) = lax.scan(level_body, (x[idx], key_patch), (eta_l, sigma_l, ctxs))
             if prefix:
                 ctxs = jax.vmap(lambda c, s: prefix_source.advance(c, i, xp, s))(ctxs, sigma_l)
-            return (x.at[idx].set(xp), ctxs, key), (jnp.mean(acc),
-                                                    jnp.sum(ndiv, dtype=jnp.int32))
+            return (x.at[idx].set(xp), ctxs, key), (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32))
 
-        (x, _, _), acc_patch, ndiv = scan_patches(layout, patch_step, (state.z, ctxs, key_sweep),
-                                                  order=order, rng_key=key_order)
+        (x, _, _), acc_patch, ndiv = scan_patches(
+            layout, patch_step, (state.z, ctxs, key_sweep), order=order, rng_key=key_order
+        )
         pe, score = potential_and_score(x, key_src)
         adapt_state = state.adapt_state
         if adapt_step_size:
-            adapt_state = patch_adapt_update(adapt_state, acc_patch, state.i, num_warmup,
-                                             target_accept_prob)
+            adapt_state = patch_adapt_update(
+                adapt_state, acc_patch, state.i, num_warmup, target_accept_prob
+            )
         accept_prob = jnp.mean(acc_patch)
         return LangevinState(
-            state.i + 1, x, pe, -score, accept_prob,
+            state.i + 1,
+            x,
+            pe,
+            -score,
+            accept_prob,
             running_mean(state.mean_accept_prob, accept_prob, state.i, num_warmup),
-            ndiv > 0, ndiv, adapt_state, state.rng_key)
+            ndiv > 0,
+            ndiv,
+            adapt_state,
+            state.rng_key,
+        )
 
     return init, step

@@ -80,25 +80,45 @@ def langevin(
     adapt_step_size = adjust if adapt_step_size is None else bool(adapt_step_size) and adjust
     adapt_mass_matrix = adjust if adapt_mass_matrix is None else bool(adapt_mass_matrix)
     wa_init, wa_update = warmup_adapter(
-        num_warmup, adapt_step_size=adapt_step_size, adapt_mass_matrix=adapt_mass_matrix,
-        dense_mass=dense_mass, target_accept_prob=target_accept_prob,
+        num_warmup,
+        adapt_step_size=adapt_step_size,
+        adapt_mass_matrix=adapt_mass_matrix,
+        dense_mass=dense_mass,
+        target_accept_prob=target_accept_prob,
     )
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
         pe, score = potential_and_score(position, rng_key)
-        adapt_state = wa_init((position,), rng_key, step_size,
-                              inverse_mass_matrix=inverse_mass_matrix,
-                              mass_matrix_size=position.shape[0])
+        adapt_state = wa_init(
+            (position,),
+            rng_key,
+            step_size,
+            inverse_mass_matrix=inverse_mass_matrix,
+            mass_matrix_size=position.shape[0],
+        )
         zero = jnp.zeros((), jnp.result_type(position))
-        return LangevinState(jnp.array(0), position, pe, -score, zero, zero, jnp.array(False),
-                             jnp.array(0, jnp.int32), adapt_state)
+        return LangevinState(
+            jnp.array(0),
+            position,
+            pe,
+            -score,
+            zero,
+            zero,
+            jnp.array(False),
+            jnp.array(0, jnp.int32),
+            adapt_state,
+        )
 
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
         adapt_state = state.adapt_state
         new, info = langevin_steps(
-            rng_key, StepState(state.z, state.potential_energy, -state.z_grad),
-            potential_and_score, adapt_state.step_size, adapt_state.mass_matrix_sqrt_inv,
-            adjust=adjust, num_steps=num_steps,
+            rng_key,
+            StepState(state.z, state.potential_energy, -state.z_grad),
+            potential_and_score,
+            adapt_state.step_size,
+            adapt_state.mass_matrix_sqrt_inv,
+            adjust=adjust,
+            num_steps=num_steps,
         )
         if adapt_step_size or adapt_mass_matrix:
             adapt_state = lax.cond(
@@ -108,9 +128,16 @@ def langevin(
                 adapt_state,
             )
         return LangevinState(
-            state.i + 1, new.x, new.potential_energy, -new.score, info.accept_prob,
+            state.i + 1,
+            new.x,
+            new.potential_energy,
+            -new.score,
+            info.accept_prob,
             running_mean(state.mean_accept_prob, info.accept_prob, state.i, num_warmup),
-            info.diverging, info.num_diverging, adapt_state, state.rng_key,
+            info.diverging,
+            info.num_diverging,
+            adapt_state,
+            state.rng_key,
         )
 
     return init, step

@@ -11,7 +11,8 @@ chained sampler's patches follow.
 """
 
 import math
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +26,14 @@ from numpyro.handlers import seed, substitute, trace
 
 from .prefix import GaussianMixturePrefix, PotentialPrefix
 
-__all__ = ["NotExactError", "SiteInfo", "latent_sites", "model_prefix", "model_trace",
-           "site_permutation"]
+__all__ = [
+    "NotExactError",
+    "SiteInfo",
+    "latent_sites",
+    "model_prefix",
+    "model_trace",
+    "site_permutation",
+]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -42,7 +49,7 @@ class SiteInfo(NamedTuple):
     offset: int  # first coordinate in site order
 
 
-def latent_sites(model_trace):
+def latent_sites(model_trace: dict) -> list[SiteInfo]:
     """Latent sample sites of a trace in order, with their unconstrained sizes."""
     sites, offset = [], 0
     for name, site in model_trace.items():
@@ -69,7 +76,8 @@ def _elementwise_logdet(name, fn, u, y):
     if t.domain.event_dim != 0 or t.codomain.event_dim != 0:
         raise NotExactError(
             f"site '{name}': its support {fn.support} is reached through a transform that "
-            "mixes coordinates, so its prefix marginals are not available in closed form")
+            "mixes coordinates, so its prefix marginals are not available in closed form"
+        )
     return jnp.broadcast_to(t.log_abs_det_jacobian(u, y), jnp.shape(y))
 
 
@@ -97,15 +105,18 @@ def _component_terms(name, fn, y):
     raise NotExactError(
         f"site '{name}': {type(fn).__name__} with event shape {fn.event_shape} is neither "
         "factorised over its coordinates nor a MultivariateNormal, so its prefix marginals "
-        "are not available in closed form")
+        "are not available in closed form"
+    )
 
 
 def _site_terms(name, fn, y):
     """``(log_w (K,), C (K, n))``: ``log p(x_{<n}) = logsumexp_k[log w_k + sum_{j<n} C_kj]``."""
     if fn.event_shape != () and isinstance(fn, (dist.MixtureSameFamily, dist.MixtureGeneral)):
         if fn.batch_shape != ():
-            raise NotExactError(f"site '{name}': batched mixtures of multivariate components "
-                                "are not supported for exact prefix marginals")
+            raise NotExactError(
+                f"site '{name}': batched mixtures of multivariate components "
+                "are not supported for exact prefix marginals"
+            )
         log_w = jax.nn.log_softmax(fn.mixing_distribution.logits)
         if isinstance(fn, dist.MixtureSameFamily):
             terms = _component_terms(name, fn.component_distribution, y)
@@ -122,12 +133,14 @@ def _check_no_observed(model_trace):
         raise NotExactError(
             f"the model has observed site(s) {observed}: a likelihood makes the marginal of "
             "the earlier latent coordinates depend on the later ones, so the prefix "
-            "conditionals are not the product of the sites' own factors")
+            "conditionals are not the product of the sites' own factors"
+        )
 
 
 def _gaussian_params(fn):
     """``(log_w, locs, scales, scale_tril)`` when ``fn`` is a Gaussian or a mixture of
     Gaussians over a real vector, else None."""
+
     def one(c):
         base = c
         while isinstance(base, dist.Independent):
@@ -137,11 +150,19 @@ def _gaussian_params(fn):
         if isinstance(base, dist.Normal):
             shape = c.batch_shape + c.event_shape
             loc = jnp.broadcast_to(base.loc, shape)
-            return loc.reshape(loc.shape[:len(c.batch_shape)] + (-1,)), jnp.broadcast_to(
-                base.scale, shape).reshape(loc.shape[:len(c.batch_shape)] + (-1,)), None
+            return (
+                loc.reshape(loc.shape[: len(c.batch_shape)] + (-1,)),
+                jnp.broadcast_to(base.scale, shape).reshape(
+                    loc.shape[: len(c.batch_shape)] + (-1,)
+                ),
+                None,
+            )
         if isinstance(base, dist.MultivariateNormal) and len(c.event_shape) == 1:
-            return jnp.broadcast_to(base.loc, c.batch_shape + c.event_shape), None, \
-                jnp.broadcast_to(base.scale_tril, c.batch_shape + 2 * c.event_shape)
+            return (
+                jnp.broadcast_to(base.loc, c.batch_shape + c.event_shape),
+                None,
+                jnp.broadcast_to(base.scale_tril, c.batch_shape + 2 * c.event_shape),
+            )
         return None
 
     if isinstance(fn, dist.MixtureSameFamily) and fn.batch_shape == ():
@@ -171,13 +192,13 @@ def _gaussian_params(fn):
     return jnp.zeros((1,)), loc[None], None, tril[None]
 
 
-def model_trace(model: Any, model_args: tuple = (), model_kwargs: dict | None = None) -> dict:
+def model_trace(model: Callable, model_args: tuple = (), model_kwargs: dict | None = None) -> dict:
     """A trace of ``model`` under a fixed seed (the prototype of its sites)."""
     model_kwargs = model_kwargs or {}
     return trace(seed(model, jax.random.key(0))).get_trace(*model_args, **model_kwargs)
 
 
-def site_permutation(sites: list) -> np.ndarray:
+def site_permutation(sites: list[SiteInfo]) -> np.ndarray:
     """``perm[j]``: position in the raveled latent pytree of site-order coordinate ``j``
     (``ravel_pytree`` orders a dict's sites by name, the patches follow the model)."""
     ids = {s.name: s.offset + np.arange(s.size).reshape(s.shape) for s in sites}
@@ -185,7 +206,14 @@ def site_permutation(sites: list) -> np.ndarray:
     return np.argsort(order).astype(np.int32)
 
 
-def model_prefix(model, model_args, model_kwargs, *, patch_size=None, starts=None):
+def model_prefix(
+    model: Callable,
+    model_args: tuple,
+    model_kwargs: dict | None,
+    *,
+    patch_size: int | None = None,
+    starts: Sequence[int] | None = None,
+) -> tuple[GaussianMixturePrefix | PotentialPrefix, str]:
     """Build the exact prefix source of ``model`` for these arguments.
 
     :return: ``(source, kind)`` with ``kind`` ``"gaussian"`` (fast, supports ``sigma > 0``)
@@ -200,17 +228,19 @@ def model_prefix(model, model_args, model_kwargs, *, patch_size=None, starts=Non
     if len(sites) == 1:
         fn = tr[sites[0].name]["fn"]
         params = _gaussian_params(fn)
-        if params is not None and isinstance(biject_to(fn.support), (IdentityTransform,
-                                                                      IndependentTransform)):
+        if params is not None and isinstance(
+            biject_to(fn.support), (IdentityTransform, IndependentTransform)
+        ):
             log_w, locs, scales, tril = params
             if locs.shape[-1] == dim:
-                return GaussianMixturePrefix(log_w, locs, scales, tril, patch_size=patch_size,
-                                             starts=starts), "gaussian"
+                return GaussianMixturePrefix(
+                    log_w, locs, scales, tril, patch_size=patch_size, starts=starts
+                ), "gaussian"
 
     def log_prefix(x, n, check=False):
         values = {}
         for s in sites:
-            u = jnp.reshape(x[s.offset:s.offset + s.size], s.shape)
+            u = jnp.reshape(x[s.offset : s.offset + s.size], s.shape)
             values[s.name] = biject_to(tr[s.name]["fn"].support)(u)
         run = trace(substitute(seed(model, jax.random.key(0)), data=values))
         run_tr = run.get_trace(*model_args, **model_kwargs)
@@ -218,7 +248,7 @@ def model_prefix(model, model_args, model_kwargs, *, patch_size=None, starts=Non
         for s in sites:
             fn = run_tr[s.name]["fn"]
             y = values[s.name]
-            u = jnp.reshape(x[s.offset:s.offset + s.size], s.shape)
+            u = jnp.reshape(x[s.offset : s.offset + s.size], s.shape)
             log_w, terms = _site_terms(s.name, fn, y)
             terms = terms + jnp.reshape(_elementwise_logdet(s.name, fn, u, y), (1, -1))
             mask = (s.offset + jnp.arange(s.size)) < n

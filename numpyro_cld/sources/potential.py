@@ -38,8 +38,9 @@ def from_score(score_fn: Callable, unravel_fn: Callable) -> Source:
     return source
 
 
-def check_score_shape(score_fn: Callable, params: Any, name: str = "score_fn",
-                      *extra_args: Any) -> None:
+def check_score_shape(
+    score_fn: Callable, params: Any, name: str = "score_fn", *extra_args: Any
+) -> None:
     """Raise a clear error when ``score_fn(params, *extra_args)`` does not mirror ``params``."""
     out = jax.eval_shape(score_fn, params, *extra_args)
     in_leaves, in_tree = jax.tree.flatten(params)

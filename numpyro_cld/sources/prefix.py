@@ -14,6 +14,8 @@ Coordinates are in *site order*; ``x_{<n}`` denotes the first ``n``.
 """
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +23,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
-
+from jax.typing import ArrayLike
 
 __all__ = ["GaussianMixturePrefix", "PatchStarts", "PotentialPrefix"]
 
@@ -37,7 +39,7 @@ class PatchStarts:
         self.patch_size = patch_size
         self._table = None if starts is None else jnp.asarray(np.asarray(starts, np.int32))
 
-    def start(self, i):
+    def start(self, i: ArrayLike) -> ArrayLike:
         return i * self.patch_size if self._table is None else self._table[i]
 
 
@@ -54,8 +56,16 @@ class GaussianMixturePrefix(PatchStarts):
 
     has_density = True
 
-    def __init__(self, log_weights, locs, scales=None, scale_tril=None, *, patch_size=None,
-                 starts=None):
+    def __init__(
+        self,
+        log_weights: ArrayLike,
+        locs: ArrayLike,
+        scales: ArrayLike | None = None,
+        scale_tril: ArrayLike | None = None,
+        *,
+        patch_size: int | None = None,
+        starts: Sequence[int] | None = None,
+    ):
         if (scales is None) == (scale_tril is None):
             raise ValueError("Give exactly one of `scales` or `scale_tril`.")
         self._init_starts(patch_size, starts)
@@ -66,10 +76,10 @@ class GaussianMixturePrefix(PatchStarts):
         self.scale_tril = None if scale_tril is None else jnp.asarray(scale_tril)
 
     @property
-    def dense(self):
+    def dense(self) -> bool:
         return self.scale_tril is not None
 
-    def init_context(self, sigma):
+    def init_context(self, sigma: ArrayLike) -> Any:
         k, d = self.locs.shape
         partial = jnp.zeros((k,), self.locs.dtype)
         if self.dense:
@@ -92,8 +102,7 @@ class GaussianMixturePrefix(PatchStarts):
         if not self.dense:
             # times 1/var: var is sliced inside the sweep's loop, where XLA keeps divisions
             inv_var = jnp.reciprocal(fac**2 + sigma**2)
-            return -0.5 * jnp.sum((x_patch - mu) ** 2 * inv_var - jnp.log(inv_var) + _LOG_2PI,
-                                  -1)
+            return -0.5 * jnp.sum((x_patch - mu) ** 2 * inv_var - jnp.log(inv_var) + _LOG_2PI, -1)
         n = x_patch.shape[0]
         cov = fac @ jnp.swapaxes(fac, -1, -2) + sigma**2 * jnp.eye(n, dtype=fac.dtype)
         chol = jnp.linalg.cholesky(cov)
@@ -101,7 +110,9 @@ class GaussianMixturePrefix(PatchStarts):
         logdet = jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), -1)
         return -0.5 * jnp.sum(z**2, -1) - logdet - 0.5 * n * _LOG_2PI
 
-    def potential_and_score(self, context, i, x_patch, sigma):
+    def potential_and_score(
+        self, context: Any, i: ArrayLike, x_patch: jax.Array, sigma: ArrayLike
+    ) -> tuple[jax.Array, jax.Array]:
         partial = context[0] if self.dense else context
         mu, fac = self._patch(context, i, x_patch.shape[0])
         prior = self.log_weights + partial
@@ -118,7 +129,7 @@ class GaussianMixturePrefix(PatchStarts):
         pe, grad = jax.value_and_grad(potential)(x_patch)
         return pe, -grad
 
-    def advance(self, context, i, x_patch, sigma):
+    def advance(self, context: Any, i: ArrayLike, x_patch: jax.Array, sigma: ArrayLike) -> Any:
         mu, fac = self._patch(context, i, x_patch.shape[0])
         comp = self._comp_logp(mu, fac, x_patch, 0.0)
         if not self.dense:
@@ -136,15 +147,24 @@ class PotentialPrefix(PatchStarts):
 
     has_density = True
 
-    def __init__(self, prefix_potential, dim, *, patch_size=None, starts=None):
+    def __init__(
+        self,
+        prefix_potential: Callable,
+        dim: int,
+        *,
+        patch_size: int | None = None,
+        starts: Sequence[int] | None = None,
+    ):
         self._init_starts(patch_size, starts)
         self.prefix_potential = prefix_potential
         self.dim = int(dim)
 
-    def init_context(self, sigma):
+    def init_context(self, sigma: ArrayLike) -> Any:
         return jnp.zeros((self.dim,))
 
-    def potential_and_score(self, context, i, x_patch, sigma):
+    def potential_and_score(
+        self, context: Any, i: ArrayLike, x_patch: jax.Array, sigma: ArrayLike
+    ) -> tuple[jax.Array, jax.Array]:
         s = self.start(i)
 
         def potential(xp):
@@ -154,6 +174,5 @@ class PotentialPrefix(PatchStarts):
         pe, grad = jax.value_and_grad(potential)(x_patch)
         return pe, -grad
 
-    def advance(self, context, i, x_patch, sigma):
-        return lax.dynamic_update_slice(context, x_patch.astype(context.dtype),
-                                        (self.start(i),))
+    def advance(self, context: Any, i: ArrayLike, x_patch: jax.Array, sigma: ArrayLike) -> Any:
+        return lax.dynamic_update_slice(context, x_patch.astype(context.dtype), (self.start(i),))

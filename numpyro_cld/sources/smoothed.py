@@ -9,7 +9,10 @@
 - :func:`score_fn_level_source` - a learned noise-conditional ``score_fn(x, level)``.
 """
 
+import inspect
 import math
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +25,8 @@ from .protocol import Source
 from .smoothing import smooth
 
 __all__ = [
+    "ScoreAtLevel",
+    "check_noise_conditional",
     "exact_level_source",
     "mc_level_source",
     "score_fn_level_source",
@@ -29,7 +34,14 @@ __all__ = [
 ]
 
 
-def exact_level_source(model, model_args, model_kwargs, path, base, unravel_fn):
+def exact_level_source(
+    model: Callable,
+    model_args: tuple,
+    model_kwargs: dict | None,
+    path: str,
+    base: Any,
+    unravel_fn: Callable,
+) -> Source:
     """Level source of the exactly smoothed ``model`` (check it first with
     :func:`exact_smoothing_problems`)."""
     model_kwargs = {} if model_kwargs is None else model_kwargs
@@ -47,7 +59,7 @@ def exact_level_source(model, model_args, model_kwargs, path, base, unravel_fn):
     return source
 
 
-def mc_level_source(flat_potential, path, base, num_mc_samples):
+def mc_level_source(flat_potential: Callable, path: str, base: Any, num_mc_samples: int) -> Source:
     r"""Self-normalised importance-sampling (Tweedie) level source for a potential ``U``.
 
     Write the path as ``X_level = a X + tau Z`` with ``Z ~ nu`` (ve: ``a = 1``,
@@ -95,7 +107,7 @@ def mc_level_source(flat_potential, path, base, num_mc_samples):
     return source
 
 
-def tempered_level_source(flat_potential, base):
+def tempered_level_source(flat_potential: Callable, base: Any) -> Source:
     """Level source of the geometric path ``U_lam = lam U + (1 - lam) U_nu``."""
 
     def potential(x, lam):
@@ -110,7 +122,7 @@ def tempered_level_source(flat_potential, base):
     return source
 
 
-def score_fn_level_source(score_fn, unravel_fn):
+def score_fn_level_source(score_fn: Callable, unravel_fn: Callable) -> Source:
     """Level source of a learned ``score_fn(z, level)`` on pytrees (no density: ``U = 0``)."""
 
     def source(x, level, rng_key=None):
@@ -118,3 +130,28 @@ def score_fn_level_source(score_fn, unravel_fn):
         return jnp.zeros((), jnp.result_type(x)), score.astype(jnp.result_type(x))
 
     return source
+
+
+class ScoreAtLevel:
+    """``z -> score_fn(z, level)``: the learned score at one level (picklable)."""
+
+    def __init__(self, score_fn: Callable, level: Any):
+        self.score_fn, self.level = score_fn, level
+
+    def __call__(self, z):
+        return self.score_fn(z, self.level)
+
+
+def check_noise_conditional(score_fn: Callable) -> None:
+    """Raise ``TypeError`` unless ``score_fn`` takes ``(x, level)``."""
+    try:
+        sig = inspect.signature(score_fn)
+    except (TypeError, ValueError):
+        return  # no introspectable signature: the shape check at init calls it
+    try:
+        sig.bind(None, None)
+    except TypeError:
+        raise TypeError(
+            "`score_fn` must be noise-conditional, `score_fn(x, sigma)` (the level is "
+            f"sigma on path 've' and lambda on 'vp'/'tempered'); got signature {sig}."
+        ) from None

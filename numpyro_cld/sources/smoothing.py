@@ -8,15 +8,17 @@ mixtures smooth component-wise with the same weights (``docs/convention.md``).
 :func:`exact_smoothing_problems` says why a model cannot be smoothed this way. The sources
 built on it are in :mod:`.smoothed`.
 """
+
 import math
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 from jax import random
 from jax.flatten_util import ravel_pytree
-
-import numpyro.distributions as dist
 from numpyro.distributions.distribution import ExpandedDistribution
 from numpyro.handlers import seed, trace
 from numpyro.infer.util import potential_energy
@@ -53,7 +55,8 @@ def _gaussian_params(path, level, base):
             raise UnsupportedSiteError(
                 f"exact smoothing on the vp path needs a Gaussian base, got {base!r}: a "
                 "Student-t base has no closed-form convolution with a Gaussian. Use "
-                + SMOOTHING_OPTIONS + "."
+                + SMOOTHING_OPTIONS
+                + "."
             )
         a, tau = vp_coefficients(level)
         return a, jnp.square(tau * base.scale)
@@ -85,18 +88,23 @@ def _smooth(fn, a, v, site):
         return _smooth(fn.base_dist, a, v, site).expand(fn.batch_shape)
     if kind is dist.MixtureSameFamily:
         return dist.MixtureSameFamily(
-            fn.mixing_distribution, _smooth(fn.component_distribution, a, v, site))
+            fn.mixing_distribution, _smooth(fn.component_distribution, a, v, site)
+        )
     if kind is dist.MixtureGeneral:
         return dist.MixtureGeneral(
             fn.mixing_distribution,
-            [_smooth(c, a, v, site) for c in fn.component_distributions], support=fn.support)
+            [_smooth(c, a, v, site) for c in fn.component_distributions],
+            support=fn.support,
+        )
     raise UnsupportedSiteError(
         f"site '{site}' has distribution {kind.__name__}; exact smoothing supports Normal, "
         "MultivariateNormal, and MixtureSameFamily / MixtureGeneral of those."
     )
 
 
-def smooth_distribution(fn, path, level, base=None, site="?"):
+def smooth_distribution(
+    fn: dist.Distribution, path: str, level: Any, base: Any = None, site: str = "?"
+) -> dist.Distribution:
     """The distribution of ``fn`` smoothed to ``level`` on ``path`` (see module docstring).
 
     :raises UnsupportedSiteError: for any other distribution, naming ``site``.
@@ -129,7 +137,9 @@ class smooth(Messenger):
         2.5
     """
 
-    def __init__(self, fn=None, *, path="ve", level=None, base=None):
+    def __init__(
+        self, fn: Callable | None = None, *, path: str = "ve", level: Any = None, base: Any = None
+    ):
         if level is None:
             raise ValueError("`level` is required (sigma for path 've', lambda for 'vp').")
         self.path, self.level = path, level
@@ -144,12 +154,18 @@ class smooth(Messenger):
                 f"site '{msg['name']}' is observed (a likelihood or factor); exact smoothing "
                 "needs a model whose sites are all latent Gaussians or Gaussian mixtures."
             )
-        msg["fn"] = smooth_distribution(msg["fn"], self.path, self.level, self.base,
-                                        site=msg["name"])
+        msg["fn"] = smooth_distribution(
+            msg["fn"], self.path, self.level, self.base, site=msg["name"]
+        )
 
 
-def exact_smoothing_problems(model, model_args=(), model_kwargs=None, path="ve",
-                             base=None):
+def exact_smoothing_problems(
+    model: Callable,
+    model_args: tuple = (),
+    model_kwargs: dict | None = None,
+    path: str = "ve",
+    base: Any = None,
+) -> list[str]:
     """Why exact smoothing of ``model`` is impossible: a list of messages (empty if it is
     possible). Checks every site's distribution, observed sites, a non-Gaussian base, and
     that the latent sites are independent (the cross second derivatives of ``log p``
@@ -157,8 +173,10 @@ def exact_smoothing_problems(model, model_args=(), model_kwargs=None, path="ve",
     model_kwargs = {} if model_kwargs is None else model_kwargs
     base = GaussianBase() if base is None else base
     if path == "vp" and not isinstance(base, GaussianBase):
-        return [f"the vp path has a {type(base).__name__} base, which has no closed-form "
-                "convolution with a Gaussian"]
+        return [
+            f"the vp path has a {type(base).__name__} base, which has no closed-form "
+            "convolution with a Gaussian"
+        ]
     problems, latent = [], {}
     tr = trace(seed(model, random.key(0))).get_trace(*model_args, **model_kwargs)
     for name, site in tr.items():
@@ -192,9 +210,11 @@ def exact_smoothing_problems(model, model_args=(), model_kwargs=None, path="ve",
         h = np.asarray(hessian(x))
         for i in range(len(names)):
             for j in range(i + 1, len(names)):
-                block = h[bounds[i]:bounds[i + 1], bounds[j]:bounds[j + 1]]
+                block = h[bounds[i] : bounds[i + 1], bounds[j] : bounds[j + 1]]
                 if np.any(np.abs(block) > 1e-6):
                     dependent.add((names[i], names[j]))
-    return [f"sites '{i}' and '{j}' are dependent (the distribution of one depends on the "
-            "other), so the joint is not the product of the smoothed sites"
-            for i, j in sorted(dependent)]
+    return [
+        f"sites '{i}' and '{j}' are dependent (the distribution of one depends on the "
+        "other), so the joint is not the product of the smoothed sites"
+        for i, j in sorted(dependent)
+    ]

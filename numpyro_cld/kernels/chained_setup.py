@@ -1,0 +1,104 @@
+"""What a :class:`~numpyro_cld.ChainedLangevin` runs on a model: the checks of its
+arguments, the patch layout in the model's site order and where its prefix conditionals come
+from (a user source, a prefix potential, or exact marginals of the model)."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jax.flatten_util import ravel_pytree
+
+from ..blocks.patches import PatchLayout, patch_layout
+from ..sources.model_prefix import (
+    NotExactError,
+    latent_sites,
+    model_prefix,
+    model_trace,
+    site_permutation,
+)
+from ..sources.protocol import PrefixSource
+
+__all__ = ["check_prefix_args", "model_layout", "prefix_kind"]
+
+
+def model_layout(
+    model: Callable | None,
+    model_args: tuple,
+    model_kwargs: dict,
+    one_params: Any,
+    *,
+    patch_size: int,
+    blocks: Sequence | None,
+) -> PatchLayout:
+    """The patches of one chain's latent pytree ``one_params``, in the model's site order."""
+    dim = ravel_pytree(one_params)[0].shape[0]
+    slices, perm = {}, None
+    if model is not None:
+        sites = latent_sites(model_trace(model, model_args, model_kwargs))
+        slices = {s.name: (s.offset, s.size) for s in sites}
+        perm = site_permutation(sites)
+    return patch_layout(dim, patch_size=patch_size, blocks=blocks, site_slices=slices, perm=perm)
+
+
+def check_prefix_args(
+    conditional, order, sigmas, adjust, score_fn, prefix_source, prefix_potential
+) -> None:
+    """The constructor arguments of the sweep must agree with each other."""
+    if prefix_source is not None and prefix_potential is not None:
+        raise ValueError("Give at most one of `prefix_source` and `prefix_potential`.")
+    if prefix_source is not None and not isinstance(prefix_source, PrefixSource):
+        raise TypeError(
+            "`prefix_source` must follow numpyro_cld.sources.PrefixSource (init_context, "
+            f"advance, potential_and_score, has_density); got {type(prefix_source).__name__}."
+        )
+    if prefix_potential is not None and not callable(prefix_potential):
+        raise TypeError("`prefix_potential` must be callable f(x, n) -> -log p(x_<n).")
+    user_prefix = prefix_source is not None or prefix_potential is not None
+    if conditional == "full" and user_prefix:
+        raise ValueError(
+            "`conditional='full'` does not use `prefix_source` or "
+            "`prefix_potential`; use conditional='prefix' or drop them."
+        )
+    if conditional == "full" and sigmas is not None:
+        raise ValueError(
+            "`sigmas` (Chained-ALD) needs conditional='prefix': the full "
+            "conditional has no exact smoothed score; use AnnealedLangevin."
+        )
+    if order == "random" and conditional == "prefix":
+        raise ValueError(
+            "`order='random'` needs conditional='full': the prefix sweep "
+            "must visit the patches in coordinate order."
+        )
+    if adjust and score_fn is not None and prefix_source is None:
+        raise ValueError(
+            "`adjust=True` needs a density for the Metropolis test, but only "
+            "`score_fn` was given; pass `model` or `potential_fn`."
+        )
+    if adjust and prefix_source is not None and not prefix_source.has_density:
+        raise ValueError(
+            "`adjust=True` needs a prefix source with a density "
+            "(`has_density=True`); this one has none."
+        )
+
+
+def prefix_kind(
+    layout, model, model_args, model_kwargs, prefix_source, prefix_potential, patch_size
+) -> str:
+    """Where the prefix conditionals come from (``"user"``, ``"potential"``, ``"gaussian"`` or
+    ``"masked"``); raises :class:`NotExactError` with the reason when there are none."""
+    if not layout.contiguous:
+        raise NotExactError("the blocks are not consecutive ranges in coordinate order")
+    if prefix_source is not None:
+        ps = getattr(prefix_source, "patch_size", None)
+        if ps is not None and patch_size is not None and ps != patch_size:
+            raise ValueError(
+                f"`prefix_source` was built for patch_size {ps}, but the "
+                f"kernel has `patch_size`={patch_size}."
+            )
+        return "user"
+    if prefix_potential is not None:
+        return "potential"
+    if model is None:
+        raise NotExactError(
+            "the target is given as a `potential_fn`/`score_fn`, which says nothing about marginals"
+        )
+    return model_prefix(model, model_args, model_kwargs, starts=layout.starts)[1]
