@@ -3,7 +3,7 @@
 - ``Langevin`` (ULA and MALA) inside ``numpyro.infer.MCMC`` (``num_steps`` steps per transition);
 - the floor: a bare ``jit(vmap(lax.scan))`` of the same update (numpyro_cld.blocks.step);
 - BlackJAX ``mala`` in the same bare loop, with JAX's default threefry layout and with the
-  classic layout that numpyro_cld uses for its Gaussian noise (``numpyro_cld._random``);
+  classic layout that numpyro_cld uses for its Gaussian noise (``numpyro_cld.blocks.random``);
 - NumPyro ``HMC(num_steps=1, trajectory_length=None)`` inside ``MCMC`` (one step per transition).
 
 Prints steps/s (chain-steps per second) and the ratios; writes benchmarks/results.json.

@@ -20,15 +20,8 @@ from ..schedules import (
     ncsn_step_sizes,
     vp_lambdas,
 )
+from ..sources import smoothed
 from ..sources.protocol import Source, at_level
-from ..sources.smoothed import (
-    ScoreAtLevel,
-    check_noise_conditional,
-    exact_level_source,
-    mc_level_source,
-    score_fn_level_source,
-    tempered_level_source,
-)
 from ..sources.smoothing import SMOOTHING_OPTIONS, exact_smoothing_problems
 from .base import LangevinBase
 
@@ -165,10 +158,9 @@ class AnnealedLangevin(LangevinBase):
         else:
             if sigmas is not None:
                 raise ValueError(f"`sigmas` is for path 've'; path {path!r} takes `lambdas`.")
+            tempered = path == "tempered"
             self._levels = (
-                vp_lambdas()
-                if lambdas is None
-                else check_lambdas(lambdas, allow_zero=path == "tempered")
+                vp_lambdas() if lambdas is None else check_lambdas(lambdas, allow_zero=tempered)
             )
         self._base = as_base(base)
         self._steps_per_level = positive_int("steps_per_level", steps_per_level)
@@ -176,9 +168,10 @@ class AnnealedLangevin(LangevinBase):
         step_size = positive_float(
             "step_size", DEFAULT_STEP_SIZE[path] if step_size is None else step_size
         )
+        ve = path == "ve"
         self._step_sizes = (
             ncsn_step_sizes(step_size, self._levels)
-            if path == "ve"
+            if ve
             else jnp.full(self._levels.shape, step_size)
         )
         self._num_mc_samples = positive_int("num_mc_samples", num_mc_samples)
@@ -190,9 +183,9 @@ class AnnealedLangevin(LangevinBase):
         if score_fn is not None:
             if not callable(score_fn):
                 raise TypeError(f"`score_fn` must be callable, got {type(score_fn).__name__}.")
-            check_noise_conditional(score_fn)
+            smoothed.check_noise_conditional(score_fn)
             self._level_score_fn = score_fn
-            score_fn = ScoreAtLevel(score_fn, self._levels[-1])
+            score_fn = smoothed.ScoreAtLevel(score_fn, self._levels[-1])
             mode = "score_fn"
             if smoothing != "auto":
                 raise ValueError(
@@ -254,21 +247,21 @@ class AnnealedLangevin(LangevinBase):
                 self._model, model_args, model_kwargs, self._path, self._base
             )
             if problems:
+                why = "; ".join(problems)
                 raise ValueError(
-                    f"Exact smoothing (path={self._path!r}) is not possible for this model: "
-                    + "; ".join(problems)
-                    + ". Exact smoothing needs independent latent "
-                    "Normal / MultivariateNormal sites or MixtureSameFamily / MixtureGeneral "
-                    f"of those. Instead choose {SMOOTHING_OPTIONS}."
+                    f"Exact smoothing (path={self._path!r}) is not possible for this model: {why}. "
+                    "Exact smoothing needs independent latent Normal / MultivariateNormal sites "
+                    "or MixtureSameFamily / MixtureGeneral of those. Instead choose "
+                    f"{SMOOTHING_OPTIONS}."
                 )
         return params
 
     def _level_source(self, model_args, model_kwargs) -> Source:
         """``f(x_flat, level, key) -> (U_level, s_level)``."""
         if self._mode == "score_fn":
-            return score_fn_level_source(self._level_score_fn, self._unravel_fn)
+            return smoothed.score_fn_level_source(self._level_score_fn, self._unravel_fn)
         if self._mode == "exact":
-            return exact_level_source(
+            return smoothed.exact_level_source(
                 self._model, model_args, model_kwargs, self._path, self._base, self._unravel_fn
             )
         potential = self._potential(model_args, model_kwargs)
@@ -277,8 +270,10 @@ class AnnealedLangevin(LangevinBase):
             return potential(self._unravel_fn(x))
 
         if self._mode == "mc":
-            return mc_level_source(flat_potential, self._path, self._base, self._num_mc_samples)
-        return tempered_level_source(flat_potential, self._base)
+            return smoothed.mc_level_source(
+                flat_potential, self._path, self._base, self._num_mc_samples
+            )
+        return smoothed.tempered_level_source(flat_potential, self._base)
 
     def _target(self, model_args, model_kwargs):
         return at_level(self._level_source(model_args, model_kwargs), self._levels[-1])
