@@ -67,7 +67,7 @@ def prefix_ula(num_chains=1000):
     t, res = paper_gmm(100), {}
     for seed, start in enumerate(("mode0", "mode1", "mode2")):
         k = ChainedLangevin(
-            t.model, patch_size=10, sigmas=SIGMAS, step_size=EPS, steps_per_patch=1000
+            t.model, patch_size=10, sigmas=SIGMAS, step_size=EPS, steps_per_patch=1000, adjust=False
         )
         # a fresh seed per start: with common noise the runs coalesce and give equal draws
         res[f"prefix_ula_1e5_{start}"] = r = run(k, t, num_chains, start, 1, seed=seed)
@@ -86,6 +86,7 @@ def prefix_ula4(num_chains=1000):
             sigmas=[1.0, 0.5, 0.25, 0.1],
             step_size=0.01,
             steps_per_patch=2500,
+            adjust=False,
         )
         res[f"prefix_ula4_1e5_{start}"] = r = run(k, t, num_chains, start, 1, seed=seed)
         print("prefix ULA (4 levels) 1e5", start, r, flush=True)
@@ -113,14 +114,14 @@ def prefix_mh(num_chains=1000):
 def baselines(num_chains=1000):
     """Vanilla Langevin and the full-conditional sweep with the same budgets, from mode 0."""
     t, res = paper_gmm(100), {}
-    k = Langevin(t.model, step_size=0.1, num_steps=1000)
+    k = Langevin(t.model, step_size=0.1, num_steps=1000, adjust=False)
     res["vanilla_1e5_mode0"] = r = run(k, t, num_chains, "mode0", 100)
     print("vanilla 1e5", r, flush=True)
     k = Langevin(t.model, step_size=0.1, num_steps=100, adjust=True)
     res["vanilla_mh_1e4_mode0"] = r = run(k, t, num_chains, "mode0", 50, num_warmup=50)
     print("vanilla MH 1e4", r, flush=True)
     k = ChainedLangevin(
-        t.model, patch_size=10, conditional="full", step_size=0.1, steps_per_patch=100
+        t.model, patch_size=10, conditional="full", step_size=0.1, steps_per_patch=100, adjust=False
     )
     res["full_1e5_mode0"] = r = run(k, t, num_chains, "mode0", 100)
     print("full sweep 1e5", r, flush=True)
@@ -145,7 +146,9 @@ def cost(num_chains=1000, steps=30000, repeats=3):
     samplers = {}
     for d in (100, 1000):
         t = paper_gmm(d)
-        k = ChainedLangevin(t.model, patch_size=10, steps_per_patch=100, step_size=0.1)
+        k = ChainedLangevin(
+            t.model, patch_size=10, steps_per_patch=100, step_size=0.1, adjust=False
+        )
         init = t.init_params(jax.random.key(1), num_chains, "mode0")
         state = k.init(jax.random.split(jax.random.key(0), num_chains), 0, init_params=init)
         sample = jax.jit(lambda s, k=k: k.sample(s, (), {}))

@@ -28,7 +28,7 @@ x0 = t.init_params(jax.random.key(1), %(chains)d)
 cm = sharded_chains() if %(devices)d > 1 else "vectorized"
 
 def run(steps):
-    m = MCMC(Langevin(t.model, step_size=0.01, num_steps=100), num_warmup=0,
+    m = MCMC(Langevin(t.model, step_size=0.01, num_steps=100, adjust=False), num_warmup=0,
              num_samples=steps // 100, num_chains=%(chains)d, chain_method=cm, progress_bar=False)
     t0 = time.perf_counter()
     m.run(jax.random.key(0), init_params=x0)

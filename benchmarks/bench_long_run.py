@@ -41,7 +41,7 @@ def main():
     steps, n = int(a.steps), a.transitions
     target = song_ermon_toy()
     if a.kernel == "langevin":
-        kernel = Langevin(target.model, step_size=0.05, num_steps=steps // n)
+        kernel = Langevin(target.model, step_size=0.05, num_steps=steps // n, adjust=False)
     else:
         kernel = ChainedLangevin(
             target.model,
@@ -49,6 +49,7 @@ def main():
             patch_size=1,
             steps_per_patch=steps // (2 * n),
             step_size=0.05,
+            adjust=False,
         )
     mcmc = MCMC(
         kernel,

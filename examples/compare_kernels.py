@@ -70,7 +70,9 @@ def build(args, target):
     patch = min(args.patch_size, target.dim)
     num_patches = -(-target.dim // patch)
     make = {
-        "vanilla": lambda: Langevin(target.model, step_size=eta, num_steps=args.steps),
+        "vanilla": lambda: Langevin(
+            target.model, step_size=eta, num_steps=args.steps, adjust=False
+        ),
         "annealed": lambda: AnnealedLangevin(
             target.model,
             sigmas=sigmas,
@@ -83,6 +85,7 @@ def build(args, target):
             conditional="prefix",
             step_size=eta,
             steps_per_patch=max(1, args.steps // num_patches),
+            adjust=False,
         ),
     }
     return {k: make[k]() for k in args.kernels}

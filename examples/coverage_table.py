@@ -34,13 +34,14 @@ def main():
     num_patches = -(-target.dim // args.patch_size)
     steps = num_patches * args.steps_per_patch  # Langevin steps per transition, both kernels
     kernels = {
-        "vanilla": Langevin(target.model, step_size=args.step_size, num_steps=steps),
+        "vanilla": Langevin(target.model, step_size=args.step_size, num_steps=steps, adjust=False),
         "chained": ChainedLangevin(
             target.model,
             patch_size=args.patch_size,
             conditional="prefix",
             steps_per_patch=args.steps_per_patch,
             step_size=args.step_size,
+            adjust=False,
         ),
     }
     init = target.init_params(random.key(1), args.chains)  # mode 0

@@ -33,7 +33,7 @@ def make_kernel(name, target, chunk, patch_size, eta):
 
     num_patches = -(-target.dim // patch_size)
     if name == "vanilla":
-        return Langevin(target.model, step_size=eta, num_steps=chunk)
+        return Langevin(target.model, step_size=eta, num_steps=chunk, adjust=False)
     if name == "annealed":
         return AnnealedLangevin(
             target.model,

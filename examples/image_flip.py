@@ -303,6 +303,7 @@ def exact_control(name, sigmas, args, bandwidth=0.05):
             sigmas=sigmas,
             step_size=args.eps,
             steps_per_patch=steps,
+            adjust=False,
         ),
     }
     for kname, make in ((k, runs[k]) for k in args.control_kernels):

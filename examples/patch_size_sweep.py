@@ -59,7 +59,11 @@ def main(argv=None):
         patches = -(-args.dim // ps)
         steps = max(1, args.budget // (args.sweeps * patches))
         kernel = ChainedLangevin(
-            target.model, patch_size=ps, steps_per_patch=steps, step_size=args.step_size
+            target.model,
+            patch_size=ps,
+            steps_per_patch=steps,
+            step_size=args.step_size,
+            adjust=False,
         )
         mcmc = MCMC(
             kernel,

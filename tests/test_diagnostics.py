@@ -194,7 +194,7 @@ def test_batch_size_and_image_callable():
 def toy_run():
     t = song_ermon_toy()
     mcmc = MCMC(
-        Langevin(t.model, step_size=0.05, num_steps=5),
+        Langevin(t.model, step_size=0.05, num_steps=5, adjust=False),
         num_warmup=0,
         num_samples=30,
         num_chains=6,
@@ -267,7 +267,7 @@ def test_from_numpyro_on_langevin_runs(how):
         "potential_dict": (dict(potential_fn=lambda z: -t.distribution().log_prob(z["x"])), init),
     }[how]
     mcmc = MCMC(
-        Langevin(**kw[0], step_size=0.05),
+        Langevin(**kw[0], step_size=0.05, adjust=False),
         num_warmup=5,
         num_samples=20,
         num_chains=3,

@@ -70,7 +70,7 @@ def test_ula_stationary_variance_is_biased(eta):
     num_chains, num_samples = 1000, 200
     init = random.normal(random.key(1), (num_chains, 1))
     mcmc = MCMC(
-        Langevin(potential_fn=std_normal_potential, step_size=eta),
+        Langevin(potential_fn=std_normal_potential, step_size=eta, adjust=False),
         num_warmup=50,
         num_samples=num_samples,
         num_chains=num_chains,
@@ -155,7 +155,7 @@ def test_jit_model_args_and_arviz():
 def test_potential_fn_and_score_fn_sources_agree():
     init = jnp.zeros((2, 3))
     a = MCMC(
-        Langevin(potential_fn=std_normal_potential, step_size=0.1),
+        Langevin(potential_fn=std_normal_potential, step_size=0.1, adjust=False),
         num_warmup=10,
         num_samples=50,
         num_chains=2,

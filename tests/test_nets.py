@@ -179,6 +179,7 @@ def test_chained_wiring_learned_vs_exact_prefix(trained_lstm):
             sigmas=SIGMAS,
             step_size=0.02,
             steps_per_patch=20,
+            adjust=False,
         )
         mcmc = MCMC(
             kernel,

@@ -122,7 +122,7 @@ def test_langevin_properties(shape, num_chains, step_size, x64, adjust, num_step
 @given(
     shape=shapes,
     num_chains=chains,
-    eps=step_sizes,
+    step_size=step_sizes,
     x64=st.booleans(),
     adjust=st.booleans(),
     num_levels=st.integers(1, 3),
@@ -131,19 +131,19 @@ def test_langevin_properties(shape, num_chains, step_size, x64, adjust, num_step
     faulty=st.booleans(),
 )
 def test_annealed_properties(
-    shape, num_chains, eps, x64, adjust, num_levels, steps_per_level, path, faulty
+    shape, num_chains, step_size, x64, adjust, num_levels, steps_per_level, path, faulty
 ):
     faulty = faulty and path == "tempered"  # exact smoothing ("ve") needs a factor-free model
     with jax.enable_x64(x64):
         if path == "ve":
             levels = dict(sigmas=ncsn_sigmas(1.0, 0.1, num_levels))
-            eps = eps / 100  # eta_1 = eps sigma_1^2 / sigma_L^2 is up to 100 eps
+            step_size = step_size / 100  # eta_1 = step_size sigma_1^2 / sigma_L^2: up to 100x
         else:
             levels = dict(lambdas=np.linspace(1.0 / num_levels, 1.0, num_levels))
         kernel = AnnealedLangevin(
             make_model(shape, faulty),
             path=path,
-            eps=eps,
+            step_size=step_size,
             steps_per_level=steps_per_level,
             adjust=adjust,
             **levels,
@@ -179,18 +179,14 @@ def test_chained_properties(cfg, num_chains, step_size, x64):
     dim = math.prod(shape)
     num_patches = -(-dim // cfg["patch_size"])
     with jax.enable_x64(x64):
-        levels = (
-            dict(sigmas=ncsn_sigmas(1.0, 0.1, num_levels), eps=step_size / 100)
-            if num_levels
-            else {}
-        )
+        levels = dict(sigmas=ncsn_sigmas(1.0, 0.1, num_levels)) if num_levels else {}
         kernel = ChainedLangevin(
             make_model(shape, cfg["faulty"]),
             patch_size=cfg["patch_size"],
             conditional=cfg["conditional"],
             adjust=cfg["adjust"],
             steps_per_patch=cfg["steps_per_patch"],
-            step_size=step_size,
+            step_size=step_size / 100 if num_levels else step_size,
             order=cfg["order"],
             **levels,
         )

@@ -24,13 +24,18 @@ def mixture4():
 
 
 KERNELS = {
-    "ula": lambda: Langevin(mixture4, step_size=0.05, num_steps=3),
+    "ula": lambda: Langevin(mixture4, step_size=0.05, num_steps=3, adjust=False),
     "mala": lambda: Langevin(mixture4, adjust=True, num_steps=3),
     "annealed": lambda: AnnealedLangevin(
         mixture4, sigmas=ncsn_sigmas(1.0, 0.1, 3), steps_per_level=3, step_size=0.01
     ),
     "chained-prefix": lambda: ChainedLangevin(
-        mixture4, patch_size=2, conditional="prefix", steps_per_patch=3, step_size=0.05
+        mixture4,
+        patch_size=2,
+        conditional="prefix",
+        steps_per_patch=3,
+        step_size=0.05,
+        adjust=False,
     ),
     "chained-full-mh": lambda: ChainedLangevin(
         mixture4, patch_size=2, conditional="full", adjust=True, steps_per_patch=3
@@ -96,7 +101,7 @@ def nan_beyond_two(x):
 
 
 FAULTY = {
-    "ula": lambda: Langevin(potential_fn=nan_beyond_two, step_size=0.8, num_steps=2),
+    "ula": lambda: Langevin(potential_fn=nan_beyond_two, step_size=0.8, num_steps=2, adjust=False),
     "mala": lambda: Langevin(
         potential_fn=nan_beyond_two, step_size=0.8, num_steps=2, adjust=True, adapt_step_size=False
     ),
@@ -109,6 +114,7 @@ FAULTY = {
         conditional="full",
         step_size=0.8,
         steps_per_patch=2,
+        adjust=False,
     ),
     "chained-full-mh": lambda: ChainedLangevin(
         potential_fn=nan_beyond_two,
@@ -183,7 +189,7 @@ def test_score_fn_returning_nan_now_and_then():
 
 @pytest.mark.parametrize("chain_method", ["vectorized", "sequential", jax.vmap])
 def test_faults_raise_one_warning_and_are_counted(chain_method):
-    kernel = Langevin(potential_fn=nan_beyond_two, step_size=0.8, num_steps=2)
+    kernel = Langevin(potential_fn=nan_beyond_two, step_size=0.8, num_steps=2, adjust=False)
     mcmc = MCMC(
         kernel,
         num_warmup=0,
@@ -205,7 +211,7 @@ def test_clean_run_never_calls_the_host(monkeypatch, chain_method):
     calls = []
     monkeypatch.setattr(Langevin, "_report_faults", lambda self, n: calls.append(int(n.sum())))
     mcmc = MCMC(
-        Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1),
+        Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1, adjust=False),
         num_warmup=0,
         num_samples=30,
         num_chains=2,
@@ -220,7 +226,7 @@ def test_no_fault_no_warning():
     import warnings
 
     mcmc = MCMC(
-        Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1),
+        Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1, adjust=False),
         num_warmup=0,
         num_samples=50,
         progress_bar=False,

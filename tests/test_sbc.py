@@ -125,7 +125,7 @@ def test_sbc_chained_full_conditional_mh():
 def test_sbc_rejects_biased_ula():
     # ULA with a large step is biased: SBC must see it (a check that SBC can fail)
     res = sbc_ranks(
-        Langevin(schools, step_size=0.3, num_steps=10),
+        Langevin(schools, step_size=0.3, num_steps=10, adjust=False),
         random.key(0),
         data_site="y",
         num_replications=1000,

@@ -6,9 +6,16 @@ They know nothing of NumPyro models: every function works on flat arrays and a
 ``potential_and_score`` callable (see :mod:`numpyro_cld.sources`).
 """
 
-from .adaptation import PatchAdaptState, patch_adapt_init, patch_adapt_update, running_mean
+from .adaptation import PatchAdaptState, all_chains, patch_adapt_init, running_mean
 from .patches import PatchLayout, patch_layout, scan_patches
-from .step import PotentialAndScore, StepInfo, StepState, langevin_step, langevin_steps
+from .step import (
+    PotentialAndScore,
+    StepInfo,
+    StepState,
+    adaptive_langevin_steps,
+    langevin_step,
+    langevin_steps,
+)
 
 __all__ = [
     "PatchAdaptState",
@@ -16,10 +23,11 @@ __all__ = [
     "PotentialAndScore",
     "StepInfo",
     "StepState",
+    "adaptive_langevin_steps",
     "langevin_step",
     "langevin_steps",
     "patch_adapt_init",
-    "patch_adapt_update",
+    "all_chains",
     "patch_layout",
     "running_mean",
     "scan_patches",

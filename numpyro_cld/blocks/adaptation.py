@@ -3,7 +3,8 @@
 The step size and mass matrix of a single Langevin chain are adapted by NumPyro's own
 ``warmup_adapter`` (dual averaging and windowed Welford estimates, as for NUTS). The chained
 sampler adapts one step-size multiplier per patch with the same dual-averaging scheme
-(Hoffman & Gelman 2014, as in :func:`numpyro.infer.hmc_util.dual_averaging`).
+(Hoffman & Gelman 2014, as in :func:`numpyro.infer.hmc_util.dual_averaging`). Both update at
+every Langevin step of warmup, so ``num_warmup`` means what it means for NUTS.
 """
 
 from typing import Any, NamedTuple
@@ -13,7 +14,27 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.hmc_util import dual_averaging
 
-__all__ = ["PatchAdaptState", "patch_adapt_init", "patch_adapt_update", "running_mean"]
+__all__ = [
+    "MIN_STEP_SIZE",
+    "PatchAdaptState",
+    "all_chains",
+    "patch_adapt_end",
+    "patch_adapt_init",
+    "patch_da_update",
+    "patch_step_scale",
+    "running_mean",
+    "stalled",
+]
+
+
+MIN_STEP_SIZE = 1e-8
+"""A step size below this moves nothing in float32: a transition that uses one diverges."""
+
+
+def stalled(step_size: jax.Array) -> jax.Array:
+    """``1`` (int32) if a step size is below :data:`MIN_STEP_SIZE` (any entry), else 0: a
+    stalled transition counts at least one divergence."""
+    return jnp.any(step_size < MIN_STEP_SIZE).astype(jnp.int32)
 
 
 class PatchAdaptState(NamedTuple):
@@ -45,27 +66,44 @@ def patch_adapt_init(num_patches: int, dtype: Any) -> PatchAdaptState:
         jnp.zeros_like(scale),
         jnp.zeros_like(scale),
         jnp.zeros_like(scale),
-        jnp.array(0, jnp.int32),
+        jnp.zeros((num_patches,), jnp.int32),
         jnp.full_like(scale, np.log(10.0)),
     )
     return PatchAdaptState(scale, da)
 
 
-def patch_adapt_update(
-    state: PatchAdaptState,
-    accept_prob: jax.Array,
-    i: jax.Array,
-    num_warmup: int,
-    target_accept_prob: float,
-) -> PatchAdaptState:
-    """One dual-averaging update of every patch's multiplier from its mean acceptance
-    ``accept_prob`` (``(P,)``) during warmup; the averaged iterate is kept at its end."""
+def patch_da_update(
+    da: tuple, accept_prob: jax.Array, target_accept_prob: float, active: jax.Array
+) -> tuple:
+    """One dual-averaging update of one patch's ``log step_scale`` after one Langevin step
+    (``da`` is that patch's slice of ``PatchAdaptState.da_state``); no-op unless ``active``."""
     _, da_update = dual_averaging()
-    warm = i < num_warmup
-    new_da = da_update(target_accept_prob - accept_prob, state.da_state)
-    last = i == num_warmup - 1
-    new_scale = jnp.exp(jnp.where(last, new_da[1], new_da[0]))
-    return PatchAdaptState(
-        jnp.where(warm, new_scale, state.step_scale),
-        jax.tree.map(lambda a, b: jnp.where(warm, a, b), new_da, state.da_state),
-    )
+    new = da_update(target_accept_prob - accept_prob, da)
+    return jax.tree.map(lambda a, b: jnp.where(active, a, b), new, da)
+
+
+def patch_step_scale(state: PatchAdaptState, i: jax.Array, warm: jax.Array) -> jax.Array:
+    """Patch ``i``'s multiplier: the current dual-averaging iterate in warmup, the adapted
+    value after it."""
+    return jnp.where(warm, jnp.exp(state.da_state[0][i]), state.step_scale[i])
+
+
+def patch_adapt_end(state: PatchAdaptState, i: jax.Array, num_warmup: int) -> PatchAdaptState:
+    """After transition ``i``: in warmup, the multipliers follow the iterates; the last warmup
+    transition fixes them at the averaged iterates (as NumPyro's step-size adaptation)."""
+    x, x_avg = state.da_state[0], state.da_state[1]
+    scale = jnp.exp(jnp.where(i == num_warmup - 1, x_avg, x))
+    return state._replace(step_scale=jnp.where(i < num_warmup, scale, state.step_scale))
+
+
+@jax.custom_batching.custom_vmap
+def all_chains(pred: jax.Array) -> jax.Array:
+    """``pred`` reduced with ``all`` over any ``vmap`` of chains, so that a ``lax.cond`` on it
+    stays a branch under ``vmap`` (a batched predicate turns ``cond`` into a ``select`` that
+    runs both branches). For the warmup test ``i < num_warmup``, equal in every chain."""
+    return pred
+
+
+@all_chains.def_vmap
+def _all_chains_batched(axis_size, in_batched, pred):
+    return (all_chains(jnp.all(pred)) if in_batched[0] else pred), False

@@ -12,7 +12,7 @@ noise of the MALA test a two-line expression and needs no matrix inverse.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +22,11 @@ from jax.typing import ArrayLike
 
 from .random import normal
 
-__all__ = ["StepState", "StepInfo", "langevin_step", "langevin_steps"]
+__all__ = ["StepState", "StepInfo", "adaptive_langevin_steps", "langevin_step", "langevin_steps"]
+
+MAX_DELTA_ENERGY = 1000.0
+"""A Metropolis proposal whose log acceptance ratio is below ``-MAX_DELTA_ENERGY`` is a
+divergence, as an energy error above ``max_delta_energy`` is for NumPyro's HMC and NUTS."""
 
 PotentialAndScore = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 """``f(x, rng_key) -> (potential, score)`` on a flat vector ``x``. Sources without a
@@ -46,8 +50,10 @@ class StepInfo(NamedTuple):
     """What one step (or a run of steps) reports.
 
     - **accept_prob** - MH acceptance probability (1 for an unadjusted step, 0 on a fault).
-    - **diverging** - the proposal had a non-finite position, potential or score.
-    - **num_diverging** - how many steps of the run were faults.
+    - **diverging** - the proposal had a non-finite position, potential or score (it is never
+      taken), or its log Metropolis ratio was below ``-MAX_DELTA_ENERGY`` (NumPyro's
+      divergence).
+    - **num_diverging** - how many steps of the run diverged.
     """
 
     accept_prob: jax.Array
@@ -143,15 +149,17 @@ def _step(keys, state, potential_and_score, step_size, mass_sqrt_inv, inverse_di
         accept_prob = jnp.where(finite, jnp.minimum(jnp.exp(log_ratio), 1.0), 0.0)
         accept_prob = jnp.where(jnp.isnan(accept_prob), 0.0, accept_prob)
         accept = random.uniform(key_accept, dtype=jnp.result_type(x)) < accept_prob
+        # NumPyro's meaning: an energy error above max_delta_energy is a divergence
+        diverging = ~finite | (log_ratio < -MAX_DELTA_ENERGY)
     else:
         accept_prob = finite.astype(jnp.result_type(x))
         accept = finite
+        diverging = ~finite
     new = StepState(
         jnp.where(accept, x_new, x),
         jnp.where(accept, pe_new, pe),
         jnp.where(accept, score_new, score),
     )
-    diverging = ~finite
     return new, StepInfo(accept_prob, diverging, diverging.astype(jnp.int32))
 
 
@@ -196,3 +204,46 @@ def langevin_steps(
     init = (state, zero, jnp.zeros((), jnp.int32))
     (state, accept_sum, num_diverging), _ = lax.scan(body, init, jnp.arange(num_steps))
     return state, StepInfo(accept_sum / num_steps, num_diverging > 0, num_diverging)
+
+
+def adaptive_langevin_steps(
+    rng_key: jax.Array,
+    state: StepState,
+    potential_and_score: PotentialAndScore,
+    adapt_state: Any,
+    *,
+    params: Callable[[Any], tuple[ArrayLike, ArrayLike]],
+    update: Callable[[jax.Array, jax.Array, jax.Array, Any], Any],
+    adjust: bool = False,
+    num_steps: int = 1,
+) -> tuple[StepState, StepInfo, Any]:
+    """:func:`langevin_steps` that adapts while it moves: step ``j`` uses
+    ``(step_size, mass_sqrt_inv) = params(adapt_state)`` and is followed by
+    ``adapt_state = update(j, accept_prob, x, adapt_state)`` (warmup adaptation at every
+    Langevin step, as NUTS adapts at every trajectory). The keys of step ``j`` are those of
+    :func:`langevin_steps` with ``num_steps > 1``.
+
+    :return: ``(state, info, adapt_state)`` after the ``num_steps`` steps.
+    """
+
+    def body(carry, j):
+        state, adapt, accept_sum, num_diverging = carry
+        step_size, mass_sqrt_inv = params(adapt)
+        inverse_diagonal = _inverse_diagonal(mass_sqrt_inv)
+        keys = _step_keys(base_keys, j)
+        state, info = _step(
+            keys, state, potential_and_score, step_size, mass_sqrt_inv, inverse_diagonal, adjust
+        )
+        adapt = update(j, info.accept_prob, state.x, adapt)
+        accept_sum, num_diverging = (
+            accept_sum + info.accept_prob,
+            num_diverging + info.num_diverging,
+        )
+        return (state, adapt, accept_sum, num_diverging), None
+
+    base_keys = _step_keys(rng_key)
+    zero = jnp.zeros((), jnp.result_type(state.x))
+    init = (state, adapt_state, zero, jnp.zeros((), jnp.int32))
+    (state, adapt_state, accept_sum, num_diverging), _ = lax.scan(body, init, jnp.arange(num_steps))
+    info = StepInfo(accept_sum / num_steps, num_diverging > 0, num_diverging)
+    return state, info, adapt_state

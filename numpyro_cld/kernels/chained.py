@@ -83,7 +83,8 @@ class ChainedLangevin(LangevinBase):
     :param float step_size: ``eta`` (at the last level with ``sigmas``); default 0.1, or 2e-5
         with ``sigmas`` (the paper's NCSN setting).
     :param sigmas: decreasing noise levels for Chained-ALD (prefix sweep only).
-    :param bool adjust: Metropolis-Hastings test for each patch step (MALA).
+    :param bool adjust: Metropolis-Hastings test for each patch step (MALA). Default:
+        ``True`` when the target (and the prefix source) has a density, else ``False``.
     :param str order: ``"sequential"`` or ``"random"`` (a fresh patch order every sweep;
         full sweep only, since the prefix sweep needs the coordinate order).
     :param blocks: explicit patches: a list of site names or of integer index groups (site
@@ -130,7 +131,7 @@ class ChainedLangevin(LangevinBase):
         steps_per_patch: int = 20,
         step_size: float | None = None,
         sigmas: Any = None,
-        adjust: bool = False,
+        adjust: bool | None = None,
         order: str = "sequential",
         blocks: Sequence | None = None,
         adapt_step_size: bool = True,
@@ -150,6 +151,8 @@ class ChainedLangevin(LangevinBase):
         if step_size is None:
             step_size = 0.1 if sigmas is None else 2e-5
         self._step_size = positive_float("step_size", step_size)
+        if adjust is None:  # exact wherever there is a density
+            adjust = score_fn is None and getattr(prefix_source, "has_density", True)
         self._adjust = bool(adjust)
         self._adapt_step_size = bool(adapt_step_size) and self._adjust
         self._target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
@@ -206,9 +209,11 @@ class ChainedLangevin(LangevinBase):
                         "not mode-finding) or pass a `prefix_potential`/`prefix_source`."
                     ) from None
                 warnings.warn(
-                    f"ChainedLangevin: no exact prefix conditionals ({e}); using the "
-                    "full-conditional sweep, which is exact with adjust=True but as "
-                    "mode-seeking as vanilla Langevin.",
+                    f"ChainedLangevin: no exact prefix conditionals ({e}). Running the "
+                    "full-conditional sweep instead: exact (Metropolis-within-Gibbs) but as "
+                    "mode-seeking as vanilla Langevin, so modes far from the start may be "
+                    "missed. Pass `prefix_potential` or `prefix_source` for the mode-finding "
+                    "prefix sweep, or conditional='full' to silence this.",
                     UserWarning,
                     stacklevel=5,
                 )

@@ -38,9 +38,11 @@ class FaultAccounting:
         if not self._fault_warned:
             self._fault_warned = True
             warnings.warn(
-                f"{type(self).__name__}: {n} Langevin step(s) met a non-finite position, "
-                "potential or score; those proposals were not taken and the transitions are "
-                "flagged `diverging` (count per transition: extra field `num_diverging`; "
+                f"{type(self).__name__}: {n} Langevin step(s) diverged (a non-finite position, "
+                "potential or score, which is never taken; a Metropolis proposal with log "
+                "acceptance ratio below -1000; or a step size adapted below 1e-8); the "
+                "transitions are flagged `diverging` (count per transition: extra field "
+                "`num_diverging`; "
                 "running total: `kernel.num_faults`; `mcmc.print_summary()` reports the "
                 "number of flagged transitions).",
                 RuntimeWarning,

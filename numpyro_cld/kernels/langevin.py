@@ -41,10 +41,15 @@ class Langevin(LangevinBase):
     :param score_fn: ``z -> grad log p(z)`` with the structure of ``z`` (for learned scores
         with no density; ULA only).
     :param float step_size: ``eta``; the initial value when adapted (MALA only).
-    :param int num_steps: Langevin steps per MCMC transition.
-    :param bool adjust: use the Metropolis-Hastings test (MALA).
+    :param int num_steps: Langevin steps per MCMC transition (per stored draw). The default,
+        20, gives a bulk ESS over 100 in 4 x 1000 draws on the posteriors of
+        ``docs/defaults.md`` (centred eight schools: 13 at 1 step, 64 at 10, 265 at 25).
+    :param bool adjust: use the Metropolis-Hastings test (MALA). Default: ``True`` when the
+        target has a density (``model`` or ``potential_fn``), ``False`` for ``score_fn``.
+        ULA (``adjust=False``) is biased: for ``N(0, s^2)`` it samples
+        ``N(0, s^2 / (1 - eta / (2 s^2)))``, 2.6% too wide at ``eta = 0.1 s^2``.
     :param bool adapt_step_size: with ``adjust=True``, dual-averaging adaptation of ``eta``
-        to ``target_accept_prob`` during warmup. ULA never adapts its step size.
+        to ``target_accept_prob`` at every Langevin step of warmup. ULA never adapts.
     :param float target_accept_prob: target of the adaptation (0.574 is optimal for MALA).
     :param adapt_mass_matrix: adapt the (diagonal or dense) mass matrix during warmup with
         NumPyro's Welford scheme; defaults to ``adjust``.
@@ -76,8 +81,8 @@ class Langevin(LangevinBase):
         potential_fn: Callable | None = None,
         score_fn: Callable | None = None,
         step_size: float = 0.01,
-        num_steps: int = 1,
-        adjust: bool = False,
+        num_steps: int = 20,
+        adjust: bool | None = None,
         adapt_step_size: bool = True,
         target_accept_prob: float = 0.574,
         adapt_mass_matrix: bool | None = None,
@@ -90,7 +95,7 @@ class Langevin(LangevinBase):
         )
         self._step_size = positive_float("step_size", step_size)
         self._num_steps = positive_int("num_steps", num_steps)
-        self._adjust = bool(adjust)
+        self._adjust = (score_fn is None) if adjust is None else bool(adjust)
         if self._adjust and score_fn is not None:
             raise ValueError(
                 "`adjust=True` needs a density for the Metropolis test, but only `score_fn` "

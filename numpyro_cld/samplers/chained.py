@@ -13,9 +13,21 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax, random
 
-from ..blocks.adaptation import patch_adapt_init, patch_adapt_update, running_mean
+from ..blocks.adaptation import (
+    patch_adapt_end,
+    patch_adapt_init,
+    patch_da_update,
+    patch_step_scale,
+    running_mean,
+    stalled,
+)
 from ..blocks.patches import PatchLayout, scan_patches
-from ..blocks.step import PotentialAndScore, StepState, langevin_steps
+from ..blocks.step import (
+    PotentialAndScore,
+    StepState,
+    adaptive_langevin_steps,
+    langevin_steps,
+)
 from ..checks import one_of, open_unit, positive_float, positive_int
 from ..schedules import check_sigmas
 from ..sources.protocol import PrefixSource
@@ -107,15 +119,17 @@ def chained(
         key_sweep, key_order, key_src = random.split(rng_key, 3)
         dtype = jnp.result_type(state.z)
         sigma_l, eta_l = jnp.asarray(sigmas, dtype), jnp.asarray(etas, dtype)
-        step_scale = state.adapt_state.step_scale
+        warm = state.i < num_warmup
         if prefix:
             ctxs = jax.vmap(prefix_source.init_context)(sigma_l)
         else:
             ctxs = jnp.zeros(sigma_l.shape)
 
         def patch_step(carry, i, idx):
-            x, ctxs, key = carry
+            x, ctxs, key, adapt = carry
             key, key_patch = random.split(key)
+            scale = patch_step_scale(adapt, i, warm)
+            da = jax.tree.map(lambda a: a[i], adapt.da_state)
 
             def make_source(ctx, sigma):
                 if prefix:
@@ -128,46 +142,51 @@ def chained(
                 return full_conditional
 
             def level_body(c, inp):
-                xp, k = c
+                xp, da, k = c
                 eta, sigma, ctx = inp
                 k, k_init, k_steps = random.split(k, 3)
                 fn = make_source(ctx, sigma)
-                st, info = langevin_steps(
+                st = StepState(xp, *fn(xp, k_init))
+                if not adapt_step_size:
+                    st, info = langevin_steps(
+                        k_steps, st, fn, eta * scale, adjust=adjust, num_steps=steps_per_patch
+                    )
+                    return (st.x, da, k), (info.accept_prob, info.num_diverging)
+                # dual averaging at every step of warmup (the multiplier is exp(da.x) then)
+                st, info, da = adaptive_langevin_steps(
                     k_steps,
-                    StepState(xp, *fn(xp, k_init)),
+                    st,
                     fn,
-                    eta * step_scale[i],
+                    da,
+                    params=lambda da: (eta * jnp.where(warm, jnp.exp(da[0]), scale), 1.0),
+                    update=lambda j, acc, x, da: patch_da_update(da, acc, target_accept_prob, warm),
                     adjust=adjust,
                     num_steps=steps_per_patch,
                 )
-                return (st.x, k), (info.accept_prob, info.num_diverging)
+                return (st.x, da, k), (info.accept_prob, info.num_diverging)
 
-            (xp, _), (acc, ndiv) = lax.scan(level_body, (x[idx], key_patch), (eta_l, sigma_l, ctxs))
+            (xp, da, _), (acc, ndiv) = lax.scan(
+                level_body, (x[idx], da, key_patch), (eta_l, sigma_l, ctxs)
+            )
             if prefix:
                 ctxs = jax.vmap(lambda c, s: prefix_source.advance(c, i, xp, s))(ctxs, sigma_l)
-            return (x.at[idx].set(xp), ctxs, key), (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32))
+            da_state = jax.tree.map(lambda a, v: a.at[i].set(v), adapt.da_state, da)
+            carry = (x.at[idx].set(xp), ctxs, key, adapt._replace(da_state=da_state))
+            return carry, (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32))
 
-        (x, _, _), acc_patch, ndiv = scan_patches(
-            layout, patch_step, (state.z, ctxs, key_sweep), order=order, rng_key=key_order
+        carry = (state.z, ctxs, key_sweep, state.adapt_state)
+        (x, _, _, adapt_state), acc_patch, ndiv = scan_patches(
+            layout, patch_step, carry, order=order, rng_key=key_order
         )
         pe, score = potential_and_score(x, key_src)
-        adapt_state = state.adapt_state
         if adapt_step_size:
-            adapt_state = patch_adapt_update(
-                adapt_state, acc_patch, state.i, num_warmup, target_accept_prob
-            )
+            adapt_state = patch_adapt_end(adapt_state, state.i, num_warmup)
         accept_prob = jnp.mean(acc_patch)
+        ndiv = jnp.maximum(ndiv, stalled(jnp.min(eta_l) * adapt_state.step_scale))
         return LangevinState(
-            state.i + 1,
-            x,
-            pe,
-            -score,
-            accept_prob,
+            state.i + 1, x, pe, -score, accept_prob,
             running_mean(state.mean_accept_prob, accept_prob, state.i, num_warmup),
-            ndiv > 0,
-            ndiv,
-            adapt_state,
-            state.rng_key,
-        )
+            ndiv > 0, ndiv, adapt_state, state.rng_key,
+        )  # fmt: skip
 
     return init, step

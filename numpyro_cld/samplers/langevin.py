@@ -14,8 +14,13 @@ import jax.numpy as jnp
 from jax import lax
 from numpyro.infer.hmc_util import warmup_adapter
 
-from ..blocks.adaptation import running_mean
-from ..blocks.step import PotentialAndScore, StepState, langevin_steps
+from ..blocks.adaptation import all_chains, running_mean, stalled
+from ..blocks.step import (
+    PotentialAndScore,
+    StepState,
+    adaptive_langevin_steps,
+    langevin_steps,
+)
 from ..checks import open_unit, positive_float, positive_int
 from .state import LangevinState
 
@@ -79,8 +84,11 @@ def langevin(
     adjust = bool(adjust)
     adapt_step_size = adjust if adapt_step_size is None else bool(adapt_step_size) and adjust
     adapt_mass_matrix = adjust if adapt_mass_matrix is None else bool(adapt_mass_matrix)
+    adapting = adapt_step_size or adapt_mass_matrix
+    # adaptation at every Langevin step of warmup, so that `num_warmup` transitions give
+    # num_warmup * num_steps updates (NumPyro's windows are laid out over the steps)
     wa_init, wa_update = warmup_adapter(
-        num_warmup,
+        num_warmup * num_steps,
         adapt_step_size=adapt_step_size,
         adapt_mass_matrix=adapt_mass_matrix,
         dense_mass=dense_mass,
@@ -98,46 +106,49 @@ def langevin(
         )
         zero = jnp.zeros((), jnp.result_type(position))
         return LangevinState(
-            jnp.array(0),
-            position,
-            pe,
-            -score,
-            zero,
-            zero,
-            jnp.array(False),
-            jnp.array(0, jnp.int32),
-            adapt_state,
-        )
+            jnp.array(0), position, pe, -score, zero, zero, jnp.array(False),
+            jnp.array(0, jnp.int32), adapt_state,
+        )  # fmt: skip
 
-    def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
-        adapt_state = state.adapt_state
+    def move(rng_key, state):
+        adapt = state.adapt_state
         new, info = langevin_steps(
             rng_key,
             StepState(state.z, state.potential_energy, -state.z_grad),
             potential_and_score,
-            adapt_state.step_size,
-            adapt_state.mass_matrix_sqrt_inv,
+            adapt.step_size,
+            adapt.mass_matrix_sqrt_inv,
             adjust=adjust,
             num_steps=num_steps,
         )
-        if adapt_step_size or adapt_mass_matrix:
-            adapt_state = lax.cond(
-                state.i < num_warmup,
-                lambda s: wa_update(state.i, info.accept_prob, (new.x,), s),
-                lambda s: s,
-                adapt_state,
-            )
-        return LangevinState(
-            state.i + 1,
-            new.x,
-            new.potential_energy,
-            -new.score,
-            info.accept_prob,
-            running_mean(state.mean_accept_prob, info.accept_prob, state.i, num_warmup),
-            info.diverging,
-            info.num_diverging,
-            adapt_state,
-            state.rng_key,
+        return new, info, adapt
+
+    def move_adapting(rng_key, state):
+        def update(j, accept_prob, x, adapt):
+            return wa_update(state.i * num_steps + j, accept_prob, (x,), adapt)
+
+        return adaptive_langevin_steps(
+            rng_key,
+            StepState(state.z, state.potential_energy, -state.z_grad),
+            potential_and_score,
+            state.adapt_state,
+            params=lambda adapt: (adapt.step_size, adapt.mass_matrix_sqrt_inv),
+            update=update,
+            adjust=adjust,
+            num_steps=num_steps,
         )
+
+    def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
+        if adapting:
+            warm = all_chains(state.i < num_warmup)
+            new, info, adapt_state = lax.cond(warm, move_adapting, move, rng_key, state)
+        else:
+            new, info, adapt_state = move(rng_key, state)
+        num_diverging = jnp.maximum(info.num_diverging, stalled(adapt_state.step_size))
+        return LangevinState(
+            state.i + 1, new.x, new.potential_energy, -new.score, info.accept_prob,
+            running_mean(state.mean_accept_prob, info.accept_prob, state.i, num_warmup),
+            num_diverging > 0, num_diverging, adapt_state, state.rng_key,
+        )  # fmt: skip
 
     return init, step

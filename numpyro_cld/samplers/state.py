@@ -19,9 +19,11 @@ class LangevinState(NamedTuple):
     - **accept_prob** - mean Metropolis acceptance probability over the Langevin steps of
       the transition (1 for unadjusted steps, 0 for a step with a numerical fault).
     - **mean_accept_prob** - running mean of ``accept_prob`` over warmup or sampling.
-    - **diverging** - whether any step of the transition met a non-finite position,
-      potential or score (that proposal was not taken).
-    - **num_diverging** - how many steps of the transition were faults.
+    - **diverging** - whether any step of the transition diverged: a non-finite position,
+      potential or score (that proposal was not taken), a Metropolis proposal with log
+      acceptance ratio below ``-1000`` (NumPyro's ``max_delta_energy``), or a step size
+      adapted below ``1e-8``.
+    - **num_diverging** - how many steps of the transition diverged.
     - **adapt_state** - what the sampler adapts or records: NumPyro's ``HMCAdaptState`` for
       :func:`~numpyro_cld.samplers.langevin` (``step_size``, ``inverse_mass_matrix``,
       ``mass_matrix_sqrt_inv``, ...), a :class:`~numpyro_cld.blocks.PatchAdaptState` for
