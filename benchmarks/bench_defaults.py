@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_defaults.py                 # every member, every kernel (~25 min)
+    python benchmarks/bench_defaults.py                 # every member and kernel (15 min, 2 cpu)
     python benchmarks/bench_defaults.py --quick         # smoke run: 2 members, tiny sizes
     python benchmarks/bench_defaults.py --members funnel-d10,logistic-d11 --kernels chained
 
@@ -90,13 +90,17 @@ def signature_defaults(cls):
         if p.default is inspect.Parameter.empty or p.name in ("model", "eps"):
             continue
         d = p.default
-        out[p.name] = d if isinstance(d, (int, float, str, bool, type(None))) else repr(d)
+        plain = isinstance(d, (int, float, str, bool, type(None)))
+        out[p.name] = d if plain else getattr(d, "__name__", repr(d))
     return out
 
 
 def _int_attr(kernel, attr, cls, arg):
-    v = getattr(kernel, attr, None)
-    return int(v) if isinstance(v, (int, np.integer)) else int(signature_defaults(cls)[arg])
+    """The kernel's resolved ``attr``, else the constructor default of ``arg``."""
+    for v in (getattr(kernel, attr, None), signature_defaults(cls).get(arg)):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return int(v)
+    raise RuntimeError(f"cannot count gradients: {cls.__name__} has no integer `{arg}`")
 
 
 def grad_evals(name, kernel, steps, sizes):
