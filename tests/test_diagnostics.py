@@ -267,7 +267,7 @@ def test_from_numpyro_on_langevin_runs(how):
         "potential_dict": (dict(potential_fn=lambda z: -t.distribution().log_prob(z["x"])), init),
     }[how]
     mcmc = MCMC(
-        Langevin(**kw[0], step_size=0.05, adjust=False),
+        Langevin(num_steps=1, **kw[0], step_size=0.05, adjust=False),
         num_warmup=5,
         num_samples=20,
         num_chains=3,

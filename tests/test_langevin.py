@@ -70,7 +70,7 @@ def test_ula_stationary_variance_is_biased(eta):
     num_chains, num_samples = 1000, 200
     init = random.normal(random.key(1), (num_chains, 1))
     mcmc = MCMC(
-        Langevin(potential_fn=std_normal_potential, step_size=eta, adjust=False),
+        Langevin(num_steps=1, potential_fn=std_normal_potential, step_size=eta, adjust=False),
         num_warmup=50,
         num_samples=num_samples,
         num_chains=num_chains,
@@ -155,7 +155,7 @@ def test_jit_model_args_and_arviz():
 def test_potential_fn_and_score_fn_sources_agree():
     init = jnp.zeros((2, 3))
     a = MCMC(
-        Langevin(potential_fn=std_normal_potential, step_size=0.1, adjust=False),
+        Langevin(num_steps=1, potential_fn=std_normal_potential, step_size=0.1, adjust=False),
         num_warmup=10,
         num_samples=50,
         num_chains=2,
@@ -164,7 +164,7 @@ def test_potential_fn_and_score_fn_sources_agree():
     )
     a.run(random.key(0), init_params=init)
     b = MCMC(
-        Langevin(score_fn=lambda x: -x, step_size=0.1),
+        Langevin(num_steps=1, score_fn=lambda x: -x, step_size=0.1),
         num_warmup=10,
         num_samples=50,
         num_chains=2,
@@ -196,7 +196,7 @@ def test_as_gibbs_block(mc_check):
 
 
 def test_pickle_kernel_and_mcmc():
-    kernel = Langevin(banana, adjust=True)
+    kernel = Langevin(banana, num_steps=1, adjust=True)
     mcmc = MCMC(kernel, num_warmup=20, num_samples=20, progress_bar=False)
     mcmc.run(random.key(0))
     mcmc2 = pickle.loads(pickle.dumps(mcmc))

@@ -150,6 +150,7 @@ def test_nan_region_is_flagged_and_never_sampled(name):
 def test_overflow_at_huge_step_size_is_contained(adjust):
     mcmc = MCMC(
         Langevin(
+            num_steps=1,
             potential_fn=lambda x: jnp.sum(x**4),
             step_size=1e30,
             adjust=adjust,
@@ -211,7 +212,7 @@ def test_clean_run_never_calls_the_host(monkeypatch, chain_method):
     calls = []
     monkeypatch.setattr(Langevin, "_report_faults", lambda self, n: calls.append(int(n.sum())))
     mcmc = MCMC(
-        Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1, adjust=False),
+        Langevin(num_steps=1, potential_fn=lambda x: jnp.sum(x**2), step_size=0.1, adjust=False),
         num_warmup=0,
         num_samples=30,
         num_chains=2,
@@ -226,7 +227,7 @@ def test_no_fault_no_warning():
     import warnings
 
     mcmc = MCMC(
-        Langevin(potential_fn=lambda x: jnp.sum(x**2), step_size=0.1, adjust=False),
+        Langevin(num_steps=1, potential_fn=lambda x: jnp.sum(x**2), step_size=0.1, adjust=False),
         num_warmup=0,
         num_samples=50,
         progress_bar=False,
