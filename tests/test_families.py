@@ -31,6 +31,7 @@ def test_family_has_the_required_members():
         member("no-such-target")
 
 
+@pytest.mark.slow  # 15 eager model initialisations (about a minute)
 @pytest.mark.parametrize("name", NAMES)
 def test_model_traces_with_a_finite_potential(name):
     m = member(name)
@@ -42,6 +43,7 @@ def test_model_traces_with_a_finite_potential(name):
         assert set(m.reference_params.sites) <= set(z)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("mix-")])
 def test_mixture_weights_assign_and_widest_start(name):
     m = member(name)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jax import random
@@ -100,6 +101,7 @@ def run_and_check(kernel, shape, num_chains, x64, steps_per_transition, faulty):
     assert warned == (kernel.num_faults > 0)
 
 
+@pytest.mark.slow  # about a minute each on 2 cores: in `-m slow`, not the CI command
 @SETTINGS
 @given(
     shape=shapes,
@@ -118,6 +120,7 @@ def test_langevin_properties(shape, num_chains, step_size, x64, adjust, num_step
         run_and_check(kernel, shape, num_chains, x64, num_steps, faulty)
 
 
+@pytest.mark.slow  # about a minute each on 2 cores: in `-m slow`, not the CI command
 @SETTINGS
 @given(
     shape=shapes,
@@ -172,6 +175,7 @@ def chained_configs(draw):
     )
 
 
+@pytest.mark.slow  # about a minute each on 2 cores: in `-m slow`, not the CI command
 @SETTINGS
 @given(cfg=chained_configs(), num_chains=chains, step_size=step_sizes, x64=st.booleans())
 def test_chained_properties(cfg, num_chains, step_size, x64):
