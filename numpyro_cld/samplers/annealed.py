@@ -16,7 +16,7 @@ from ..blocks.adaptation import running_mean
 from ..blocks.step import StepState, langevin_steps
 from ..checks import positive_int
 from ..sources.protocol import Source
-from .state import LangevinState
+from .state import LangevinState, initial_state
 
 __all__ = ["AnnealedAdaptState", "annealed"]
 
@@ -68,19 +68,9 @@ def annealed(
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
         pe, score = level_source(position, levels[-1], rng_key)
         dtype = jnp.result_type(position)
-        zero = jnp.zeros((), dtype)
         level_z = jnp.zeros(levels.shape + position.shape, dtype) if store_levels else None
-        return LangevinState(
-            jnp.array(0),
-            position,
-            pe,
-            -score,
-            zero,
-            zero,
-            jnp.array(False),
-            jnp.array(0, jnp.int32),
-            AnnealedAdaptState(step_sizes.astype(dtype), level_z),
-        )
+        adapt_state = AnnealedAdaptState(step_sizes.astype(dtype), level_z)
+        return initial_state(position, pe, score, adapt_state)
 
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
         key_start, key_sweep = random.split(rng_key)

@@ -31,7 +31,7 @@ from ..blocks.step import (
 from ..checks import one_of, open_unit, positive_float, positive_int
 from ..schedules import check_sigmas
 from ..sources.protocol import PrefixSource
-from .state import LangevinState
+from .state import LangevinState, initial_state
 
 __all__ = ["chained"]
 
@@ -101,19 +101,8 @@ def chained(
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
         pe, score = potential_and_score(position, rng_key)
-        dtype = jnp.result_type(position)
-        zero = jnp.zeros((), dtype)
-        return LangevinState(
-            jnp.array(0),
-            position,
-            pe,
-            -score,
-            zero,
-            zero,
-            jnp.array(False),
-            jnp.array(0, jnp.int32),
-            patch_adapt_init(layout.num_patches, dtype),
-        )
+        adapt_state = patch_adapt_init(layout.num_patches, jnp.result_type(position))
+        return initial_state(position, pe, score, adapt_state)
 
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
         key_sweep, key_order, key_src = random.split(rng_key, 3)

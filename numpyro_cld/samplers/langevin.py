@@ -22,7 +22,7 @@ from ..blocks.step import (
     langevin_steps,
 )
 from ..checks import open_unit, positive_float, positive_int
-from .state import LangevinState
+from .state import LangevinState, initial_state
 
 __all__ = ["langevin"]
 
@@ -104,11 +104,7 @@ def langevin(
             inverse_mass_matrix=inverse_mass_matrix,
             mass_matrix_size=position.shape[0],
         )
-        zero = jnp.zeros((), jnp.result_type(position))
-        return LangevinState(
-            jnp.array(0), position, pe, -score, zero, zero, jnp.array(False),
-            jnp.array(0, jnp.int32), adapt_state,
-        )  # fmt: skip
+        return initial_state(position, pe, score, adapt_state)
 
     def move(rng_key, state):
         adapt = state.adapt_state

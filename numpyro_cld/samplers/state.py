@@ -2,7 +2,9 @@
 
 from typing import Any, NamedTuple
 
-__all__ = ["LangevinState"]
+import jax.numpy as jnp
+
+__all__ = ["LangevinState", "initial_state"]
 
 
 class LangevinState(NamedTuple):
@@ -44,3 +46,14 @@ class LangevinState(NamedTuple):
     num_diverging: Any
     adapt_state: Any
     rng_key: Any = None
+
+
+def initial_state(
+    position: Any, potential_energy: Any, score: Any, adapt_state: Any
+) -> LangevinState:
+    """The state before the first transition: counters and acceptances at zero."""
+    zero = jnp.zeros((), jnp.result_type(position))
+    return LangevinState(
+        jnp.array(0), position, potential_energy, -score, zero, zero, jnp.array(False),
+        jnp.array(0, jnp.int32), adapt_state,
+    )  # fmt: skip
