@@ -278,7 +278,8 @@ def write_doc(path, config, rows):
         f"{config['sizes']['num_samples']} draws x {config['sizes']['num_chains']} chains"
         f"{' (**--quick**)' if config['quick'] else ''}; total {config['seconds']:.0f} s. "
         f"Criteria passed: **{sum(r['pass'] for r in ok)} / {len(ok)}**.\n\n"
-        f"Defaults measured: `Langevin` {_defaults_str(config['defaults']['Langevin'])}; "
+        + "".join(f"Updated: {n}.\n\n" for n in config.get("remeasured", []))
+        + f"Defaults now: `Langevin` {_defaults_str(config['defaults']['Langevin'])}; "
         f"`ChainedLangevin` {_defaults_str(config['defaults']['ChainedLangevin'])}.\n\n"
     )
     block = f"{START}\n{text}{table(rows)}{END}"
@@ -296,12 +297,43 @@ def _defaults_str(d):
     return ", ".join(f"`{k}={d[k]!r}`" for k in keys if k in d)
 
 
+def _previous(out):
+    path = os.path.join(out, "defaults.json")
+    if not os.path.exists(path):
+        raise SystemExit(f"--merge needs an earlier full run in {path}")
+    with open(path) as f:
+        return json.load(f)
+
+
+def _merged(old, config, rows):
+    """Old rows with the rows of this run in their place; the old configuration stays the
+    table's header, with a note of what was re-measured, when, and in how many seconds."""
+    new = {(r["member"], r["kernel"]): r for r in rows}
+    merged = [new.pop((r["member"], r["kernel"]), r) for r in old["rows"]] + list(new.values())
+    cfg = dict(old["config"])
+    kernels = sorted({r["kernel"] for r in rows})
+    note = (
+        f"{len(rows)} rows ({', '.join(kernels)}) re-measured {config['date']} in "
+        f"{config['seconds']:.0f} s with the defaults "
+        + "; ".join(f"`{k}` {_defaults_str(v)}" for k, v in config["defaults"].items())
+    )
+    cfg["remeasured"] = cfg.get("remeasured", []) + [note]
+    cfg["defaults"] = config["defaults"]
+    return cfg, merged
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 members, tiny sizes")
     ap.add_argument("--members", help=f"comma-separated, from: {', '.join(NAMES)}")
     ap.add_argument("--kernels", default=",".join(KERNELS), help="langevin,chained,nuts")
     ap.add_argument("--out", help="output folder (default benchmarks/results)")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the rows measured now in the existing defaults.json (the table "
+        "says which rows were re-measured and when)",
+    )
     args = ap.parse_args()
     sizes, ref_sizes = (QUICK, REF_QUICK) if args.quick else (FULL, REF_FULL)
     names = args.members.split(",") if args.members else (QUICK_MEMBERS if args.quick else NAMES)
@@ -327,6 +359,7 @@ def main():
         date=time.strftime("%Y-%m-%d"),
     )
     rows, t0 = [], time.perf_counter()
+    old = _previous(out) if args.merge else None
     for m in family(names):
         ref = None
         if m.kind == "posterior":
@@ -340,8 +373,13 @@ def main():
                 flush=True,
             )
             config["seconds"] = time.perf_counter() - t0
-            with open(os.path.join(out, "defaults.json"), "w") as f:
-                json.dump(dict(config=config, rows=rows), f, indent=1)
+            if old is None:
+                with open(os.path.join(out, "defaults.json"), "w") as f:
+                    json.dump(dict(config=config, rows=rows), f, indent=1)
+    if old is not None:
+        config, rows = _merged(old, config, rows)
+        with open(os.path.join(out, "defaults.json"), "w") as f:
+            json.dump(dict(config=config, rows=rows), f, indent=1)
     write_doc(doc, config, rows)
     print(f"wrote {os.path.join(out, 'defaults.json')} and {doc} in {config['seconds']:.0f} s")
 

@@ -31,7 +31,7 @@ from numpyro_cld.diagnostics import assign_modes, compare_kernels, mode_coverage
 from numpyro_cld.nets import (PatchLSTM, ScoreConv, ScoreMLP, as_prefix_source,
                               as_score_fn, train)
 from numpyro_cld.parallel import sharded_chains
-from numpyro_cld.schedules import ncsn_sigmas, vp_lambdas
+from numpyro_cld.schedules import chained_sigmas, ncsn_sigmas, vp_lambdas
 from numpyro_cld.targets import paper_gmm
 
 def model():                        # 4 continuous latent coordinates
@@ -228,6 +228,20 @@ CASES = [
     ),
     (
         "kernels",
+        "sigmas given as an unknown word",
+        "ChainedLangevin(model, sigmas='geometric')",
+        ValueError,
+        "`sigmas` must be 'auto'",
+    ),
+    (
+        "kernels",
+        "a zero noise level before the last",
+        "ChainedLangevin(model, sigmas=[1.0, 0.0, 0.0])",
+        ValueError,
+        "`sigmas` must be",
+    ),
+    (
+        "kernels",
         "prefix_source of the wrong type",
         "ChainedLangevin(model, prefix_source=object())",
         TypeError,
@@ -249,6 +263,34 @@ CASES = [
     ),
     # -- schedules, targets, calibration, parallel -----------------------------------------
     ("schedules", "zero noise levels", "ncsn_sigmas(num_levels=0)", ValueError, "`num_levels`"),
+    (
+        "schedules",
+        "Chained-ALD with one level",
+        "chained_sigmas(data2, [0, 2], num_levels=1)",
+        ValueError,
+        "`num_levels`",
+    ),
+    (
+        "schedules",
+        "Chained-ALD ratio outside (0, 1)",
+        "chained_sigmas(data2, [0, 2], ratio=2.0)",
+        ValueError,
+        "`ratio`",
+    ),
+    (
+        "schedules",
+        "Chained-ALD from one draw",
+        "chained_sigmas(data2[:1], [0, 2])",
+        ValueError,
+        "`draws`",
+    ),
+    (
+        "schedules",
+        "Chained-ALD from constant draws",
+        "chained_sigmas(np.ones((5, 2)), [0, 2])",
+        ValueError,
+        "`draws` do not vary",
+    ),
     (
         "schedules",
         "lambda_min outside (0, 1)",

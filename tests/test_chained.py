@@ -14,6 +14,9 @@ from numpyro.infer import MCMC, NUTS, Gibbs
 from scipy import stats
 
 from numpyro_cld import ChainedLangevin, Langevin
+from numpyro_cld.blocks import patch_layout
+from numpyro_cld.samplers import chained
+from numpyro_cld.schedules import chained_sigmas
 from numpyro_cld.sources import GaussianMixturePrefix, NotExactError, PrefixSource, model_prefix
 from numpyro_cld.targets import paper_gmm
 
@@ -312,6 +315,53 @@ def test_per_patch_step_sizes_adapt_to_scales():
     # MALA's optimal step grows like the variance: a ratio of 1e4 here
     assert scale[1] / scale[0] > 100, scale
     assert abs(float(mcmc.last_state.mean_accept_prob) - 0.6) < 0.15
+
+
+def test_chained_sigmas_start_at_the_largest_distance_within_a_patch():
+    x = np.random.default_rng(0).normal(size=(30, 5)) * [1.0, 1.0, 3.0, 3.0, 3.0]
+    patches = [(0, 2), (2, 5)]
+    brute = max(
+        np.linalg.norm(x[i, a:b] - x[j, a:b])
+        for a, b in patches
+        for i in range(30)
+        for j in range(30)
+    )
+    s = chained_sigmas(x, [0, 2, 5], num_levels=6, ratio=1e-2)
+    assert s.shape == (6,) and s[-1] == 0.0 and np.all(np.diff(s) < 0)
+    np.testing.assert_allclose([s[0], s[-2]], [brute, 1e-2 * brute], rtol=1e-9)
+    np.testing.assert_allclose(s[1:-1] / s[:-2], (1e-2) ** (1 / 4), rtol=1e-9)  # geometric
+
+
+def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
+    model, _ = two_mixture(d=4)
+    kernel = ChainedLangevin(model, patch_size=2, steps_per_patch=2)
+    mcmc = MCMC(kernel, num_warmup=3, num_samples=2, progress_bar=False)
+    mcmc.run(random.key(0))
+    sigmas = np.asarray(kernel._sigmas)
+    assert kernel.conditional == "prefix" and sigmas.shape == (40,) and sigmas[-1] == 0.0
+    # one adapted multiplier per patch and level
+    assert mcmc.last_state.step_scale.shape == (2, 40)
+    assert np.all(np.isfinite(np.asarray(mcmc.get_samples()["x"])))
+    with pytest.warns(UserWarning, match="full-conditional sweep"):
+        observed = ChainedLangevin(hier_obs, patch_size=2, steps_per_patch=2)
+        MCMC(observed, num_warmup=2, num_samples=2, progress_bar=False).run(
+            random.key(0), jnp.zeros(3)
+        )
+    assert observed.conditional == "full" and observed._sigmas is None
+
+
+def test_functional_chained_needs_step_sizes_for_a_zero_level():
+    model, _ = two_mixture(d=4)
+    src, _ = model_prefix(model, (), {}, patch_size=2)
+    layout = patch_layout(4, patch_size=2)
+
+    def f(x, k):
+        return 0.5 * jnp.sum(x**2), -x
+
+    with pytest.raises(ValueError, match="need explicit `step_sizes`"):
+        chained(layout, f, prefix_source=src, sigmas=[1.0, 0.0])
+    with pytest.raises(ValueError, match="`step_sizes` must hold 2"):
+        chained(layout, f, prefix_source=src, sigmas=[1.0, 0.0], step_sizes=[0.1])
 
 
 @pytest.mark.slow

@@ -29,7 +29,8 @@ def run_example(name, *args):
     return out.stdout
 
 
-@pytest.mark.parametrize("devices", [1, 2])
+# the 1-device run is the 2-device run's code path without sharding: slow-marked (CI budget)
+@pytest.mark.parametrize("devices", [pytest.param(1, marks=pytest.mark.slow), 2])
 def test_compare_kernels(tmp_path, devices):
     stdout = run_example(
         "compare_kernels.py",
@@ -55,6 +56,7 @@ def test_compare_kernels(tmp_path, devices):
     assert {"frequencies.png", "frequency_vs_steps.png", "table.csv"} <= set(os.listdir(tmp_path))
 
 
+@pytest.mark.slow  # 90 s of compilation on 2 cores; the kernels it runs are tested apart
 def test_figure1(tmp_path):
     run_example(
         "figure1.py",
@@ -86,6 +88,7 @@ def test_figure1(tmp_path):
     assert os.path.exists(tmp_path / "figure1_mode0.png")
 
 
+@pytest.mark.slow  # 75 s on 2 cores; its argument checks stay in the CI run below
 def test_patch_size_sweep(tmp_path):
     stdout = run_example(
         "patch_size_sweep.py",

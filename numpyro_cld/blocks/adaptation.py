@@ -41,9 +41,10 @@ class PatchAdaptState(NamedTuple):
     """Per-patch step-size adaptation of the chained sampler.
 
     - **step_scale** - ``(P,)`` multipliers of the step size, one per patch (all 1 when not
-      adapted).
+      adapted); ``(P, L)`` with ``L`` noise levels (Chained-ALD), one per patch and level,
+      since the smoothed conditionals of a patch differ in scale from level to level.
     - **da_state** - dual-averaging state ``(x, x_avg, g_avg, t, prox_center)`` of
-      ``log step_scale``, batched over patches.
+      ``log step_scale``, batched like it.
     """
 
     step_scale: Any
@@ -58,15 +59,16 @@ def running_mean(mean: jax.Array, value: jax.Array, i: jax.Array, num_warmup: in
     return mean + (value - mean) / n
 
 
-def patch_adapt_init(num_patches: int, dtype: Any) -> PatchAdaptState:
-    """Unit multipliers and a fresh dual-averaging state for ``num_patches`` patches."""
-    scale = jnp.ones((num_patches,), dtype)
+def patch_adapt_init(num_patches: int, dtype: Any, levels: tuple = ()) -> PatchAdaptState:
+    """Unit multipliers and a fresh dual-averaging state for ``num_patches`` patches (times
+    ``levels``, e.g. ``(L,)`` for one multiplier per noise level)."""
+    scale = jnp.ones((num_patches, *levels), dtype)
     # prox centre log(10 * 1), as in NumPyro's step-size adaptation
     da = (
         jnp.zeros_like(scale),
         jnp.zeros_like(scale),
         jnp.zeros_like(scale),
-        jnp.zeros((num_patches,), jnp.int32),
+        jnp.zeros(scale.shape, jnp.int32),
         jnp.full_like(scale, np.log(10.0)),
     )
     return PatchAdaptState(scale, da)

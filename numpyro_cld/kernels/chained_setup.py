@@ -5,7 +5,11 @@ from (a user source, a prefix potential, or exact marginals of the model)."""
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
+from numpyro.handlers import seed, trace
 
 from ..blocks.patches import PatchLayout, patch_layout
 from ..sources.model_prefix import (
@@ -17,7 +21,7 @@ from ..sources.model_prefix import (
 )
 from ..sources.protocol import PrefixSource
 
-__all__ = ["check_prefix_args", "model_layout", "prefix_kind"]
+__all__ = ["check_prefix_args", "model_draws", "model_layout", "prefix_kind"]
 
 
 def model_layout(
@@ -39,6 +43,21 @@ def model_layout(
     return patch_layout(dim, patch_size=patch_size, blocks=blocks, site_slices=slices, perm=perm)
 
 
+def model_draws(
+    model: Callable, model_args: tuple, model_kwargs: dict, num_draws: int = 256
+) -> np.ndarray:
+    """``(num_draws, d)`` draws of the model's latent sites, raveled in site order, from a
+    fixed seed. Only meaningful where the model is its own target (no observed sites), as for
+    the models whose prefix marginals are exact in closed form."""
+    sites = latent_sites(model_trace(model, model_args, model_kwargs))
+
+    def one(key):
+        tr = trace(seed(model, key)).get_trace(*model_args, **model_kwargs)
+        return jnp.concatenate([jnp.ravel(tr[s.name]["value"]) for s in sites])
+
+    return np.asarray(jax.vmap(one)(jax.random.split(jax.random.key(0), num_draws)))
+
+
 def check_prefix_args(
     conditional, order, sigmas, adjust, score_fn, prefix_source, prefix_potential
 ) -> None:
@@ -58,7 +77,7 @@ def check_prefix_args(
             "`conditional='full'` does not use `prefix_source` or "
             "`prefix_potential`; use conditional='prefix' or drop them."
         )
-    if conditional == "full" and sigmas is not None:
+    if conditional == "full" and sigmas is not None and not isinstance(sigmas, str):
         raise ValueError(
             "`sigmas` (Chained-ALD) needs conditional='prefix': the full "
             "conditional has no exact smoothed score; use AnnealedLangevin."

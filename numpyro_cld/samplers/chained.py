@@ -43,6 +43,7 @@ def chained(
     prefix_source: PrefixSource | None = None,
     step_size: float = 0.1,
     sigmas: jax.Array | None = None,
+    step_sizes: jax.Array | None = None,
     steps_per_patch: int = 20,
     adjust: bool = False,
     order: str = "sequential",
@@ -57,15 +58,18 @@ def chained(
     of its prefix conditional ``p(x_i | x_<i)`` from ``prefix_source`` (the prefix sweep,
     Chained-LD) or, without one, of its full conditional ``p(x_i | x_-i)`` from
     ``potential_and_score`` (the full sweep: Metropolis-within-Gibbs with ``adjust``). During
-    the first ``num_warmup`` transitions each patch's step size is adapted by dual averaging
-    (with ``adjust``).
+    the first ``num_warmup`` transitions each patch's step size (each level's, with
+    ``sigmas``) is adapted by dual averaging (with ``adjust``).
 
     :param PatchLayout layout: the patches (:func:`numpyro_cld.blocks.patch_layout`).
     :param potential_and_score: ``f(x, rng_key) -> (U, s)`` of the whole target.
     :param prefix_source: a :class:`~numpyro_cld.sources.PrefixSource` over the same
         patches (site order); ``None`` for the full-conditional sweep.
     :param float step_size: ``eta`` (of the last level with ``sigmas``).
-    :param sigmas: decreasing noise levels of Chained-ALD (prefix sweep only).
+    :param sigmas: decreasing noise levels of Chained-ALD (prefix sweep only); the last may
+        be 0 (the exact prefix conditional) when ``step_sizes`` is given.
+    :param step_sizes: ``(L,)`` initial step size of each level, instead of the rule
+        ``step_size * sigma_l^2 / sigma_L^2``. Each level's multiplier is adapted apart.
     :param int steps_per_patch: Langevin steps per patch (per level with ``sigmas``).
     :param bool adjust: Metropolis-Hastings test for every patch step.
     :param str order: ``"sequential"`` or ``"random"`` (full sweep only).
@@ -93,15 +97,29 @@ def chained(
             "the patches in coordinate order."
         )
     if sigmas is None:
-        sigmas, etas = np.zeros(1), np.full(1, step_size)
+        sigmas, etas, levels = np.zeros(1), np.full(1, step_size), ()
     else:  # NumPy: the factory may run inside a trace (the kernels build it per transition)
         sigmas = np.asarray(sigmas, np.float64)
-        check_sigmas(sigmas)
-        etas = step_size * sigmas**2 / sigmas[-1] ** 2
+        check_sigmas(sigmas, allow_zero_last=True)
+        levels = sigmas.shape
+        if step_sizes is not None:
+            etas = np.asarray(step_sizes, np.float64)
+            if etas.shape != levels or not np.all(np.isfinite(etas) & (etas > 0)):
+                raise ValueError(
+                    f"`step_sizes` must hold {levels[0]} finite positive step sizes, one per "
+                    f"level of `sigmas`, got {etas.tolist()}."
+                )
+        elif sigmas[-1] == 0:
+            raise ValueError(
+                "`sigmas` ending at 0 (the unsmoothed conditional) need explicit `step_sizes`: "
+                "the rule eta_l = step_size sigma_l^2 / sigma_L^2 divides by sigma_L."
+            )
+        else:
+            etas = step_size * sigmas**2 / sigmas[-1] ** 2
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
         pe, score = potential_and_score(position, rng_key)
-        adapt_state = patch_adapt_init(layout.num_patches, jnp.result_type(position))
+        adapt_state = patch_adapt_init(layout.num_patches, jnp.result_type(position), levels)
         return initial_state(position, pe, score, adapt_state)
 
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
@@ -117,8 +135,9 @@ def chained(
         def patch_step(carry, i, idx):
             x, ctxs, key, adapt = carry
             key, key_patch = random.split(key)
-            scale = patch_step_scale(adapt, i, warm)
-            da = jax.tree.map(lambda a: a[i], adapt.da_state)
+            # one multiplier per level: (L,) here, stored as () without sigmas
+            scale = jnp.reshape(patch_step_scale(adapt, i, warm), (-1,))
+            da = jax.tree.map(lambda a: jnp.reshape(a[i], (-1,)), adapt.da_state)
 
             def make_source(ctx, sigma):
                 if prefix:
@@ -131,8 +150,8 @@ def chained(
                 return full_conditional
 
             def level_body(c, inp):
-                xp, da, k = c
-                eta, sigma, ctx = inp
+                xp, k = c
+                eta, sigma, ctx, scale, da = inp
                 k, k_init, k_steps = random.split(k, 3)
                 fn = make_source(ctx, sigma)
                 st = StepState(xp, *fn(xp, k_init))
@@ -140,7 +159,7 @@ def chained(
                     st, info = langevin_steps(
                         k_steps, st, fn, eta * scale, adjust=adjust, num_steps=steps_per_patch
                     )
-                    return (st.x, da, k), (info.accept_prob, info.num_diverging)
+                    return (st.x, k), (da, info.accept_prob, info.num_diverging)
                 # dual averaging at every step of warmup (the multiplier is exp(da.x) then)
                 st, info, da = adaptive_langevin_steps(
                     k_steps,
@@ -152,14 +171,16 @@ def chained(
                     adjust=adjust,
                     num_steps=steps_per_patch,
                 )
-                return (st.x, da, k), (info.accept_prob, info.num_diverging)
+                return (st.x, k), (da, info.accept_prob, info.num_diverging)
 
-            (xp, da, _), (acc, ndiv) = lax.scan(
-                level_body, (x[idx], da, key_patch), (eta_l, sigma_l, ctxs)
+            (xp, _), (da, acc, ndiv) = lax.scan(
+                level_body, (x[idx], key_patch), (eta_l, sigma_l, ctxs, scale, da)
             )
             if prefix:
                 ctxs = jax.vmap(lambda c, s: prefix_source.advance(c, i, xp, s))(ctxs, sigma_l)
-            da_state = jax.tree.map(lambda a, v: a.at[i].set(v), adapt.da_state, da)
+            da_state = jax.tree.map(
+                lambda a, v: a.at[i].set(jnp.reshape(v, a.shape[1:])), adapt.da_state, da
+            )
             carry = (x.at[idx].set(xp), ctxs, key, adapt._replace(da_state=da_state))
             return carry, (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32))
 
@@ -171,7 +192,7 @@ def chained(
         if adapt_step_size:
             adapt_state = patch_adapt_end(adapt_state, state.i, num_warmup)
         accept_prob = jnp.mean(acc_patch)
-        ndiv = jnp.maximum(ndiv, stalled(jnp.min(eta_l) * adapt_state.step_scale))
+        ndiv = jnp.maximum(ndiv, stalled(eta_l * adapt_state.step_scale))
         return LangevinState(
             state.i + 1, x, pe, -score, accept_prob,
             running_mean(state.mean_accept_prob, accept_prob, state.i, num_warmup),
