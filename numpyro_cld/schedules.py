@@ -25,14 +25,17 @@ from jax.typing import ArrayLike, DTypeLike
 
 from .blocks.random import normal
 from .checks import one_of, positive_float, positive_int
+from .scales import annealed_sigmas, chained_sigmas, noise_ratio
 
 __all__ = [
     "PATHS",
+    "annealed_sigmas",
     "GaussianBase",
     "StudentTBase",
     "as_base",
     "check_lambdas",
     "chained_sigmas",
+    "noise_ratio",
     "check_sigmas",
     "ncsn_sigmas",
     "ncsn_step_sizes",
@@ -95,52 +98,6 @@ def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num_levels: int
             f"sigma_min={sigma_min}."
         )
     return jnp.asarray(np.geomspace(sigma_max, sigma_min, num_levels), jnp.float32)
-
-
-def chained_sigmas(
-    draws: ArrayLike, starts: ArrayLike, num_levels: int = 40, ratio: float = 1e-3
-) -> np.ndarray:
-    """Noise levels of Chained-ALD from draws of the target: ``sigma_1`` is the largest
-    distance between two draws within one patch (technique 1 of Song & Ermon, *Improved
-    Techniques for Training Score-Based Generative Models*, 2020: the first level must make
-    every mode reachable from every other), then ``num_levels - 2`` geometric levels down to
-    ``ratio * sigma_1``, and a last level ``0``: the exact conditional, so that the MH test of
-    the last level targets the patch's own prefix conditional.
-
-    (Their technique 2, a ratio from the dimension, constrains nothing for patches of fewer
-    than 5 coordinates, where Gaussians of neighbouring scales overlap anyway; the number of
-    levels was measured on :mod:`numpyro_cld.families`: at 200 steps per patch and sweep, 40
-    levels of 5 steps give a smaller error in the mode frequencies than 20 of 10 or 10 of
-    20, ``docs/defaults.md``.)
-
-    :param draws: ``(N, d)`` draws in site order (``N >= 2``).
-    :param starts: first coordinate of each patch, and ``d`` last (``PatchLayout.starts``).
-    :param int num_levels: ``L >= 2`` levels, the last one ``0``.
-    :param float ratio: ``sigma_{L-1} / sigma_1`` in ``(0, 1)``.
-    :return: ``(L,)`` float64, strictly decreasing, ending at 0.
-    """
-    num_levels = positive_int("num_levels", num_levels)
-    if num_levels < 2:
-        raise ValueError(
-            f"`num_levels` must be at least 2 (a smoothed and the exact level), got {num_levels}."
-        )
-    if not 0 < float(ratio) < 1:
-        raise ValueError(f"`ratio` must lie strictly between 0 and 1, got {ratio!r}.")
-    x = np.asarray(draws, np.float64)
-    if x.ndim != 2 or x.shape[0] < 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"`draws` must be finite, of shape (N >= 2, d), got shape {x.shape}.")
-    starts = np.asarray(starts, int)
-    sigma_1 = 0.0
-    for a, b in zip(starts[:-1], starts[1:], strict=True):
-        p = x[:, a:b]
-        sq = np.sum(p**2, 1)
-        d2 = sq[:, None] + sq[None, :] - 2 * p @ p.T
-        sigma_1 = max(sigma_1, float(np.sqrt(max(d2.max(), 0.0))))
-    if not sigma_1 > 0:
-        raise ValueError("`draws` do not vary within any patch: no scale for the noise levels.")
-    if num_levels == 2:
-        return np.array([sigma_1, 0.0])
-    return np.append(np.geomspace(sigma_1, ratio * sigma_1, num_levels - 1), 0.0)
 
 
 def ncsn_step_sizes(eps: float, sigmas: ArrayLike) -> jax.Array:

@@ -31,7 +31,7 @@ from numpyro_cld.diagnostics import assign_modes, compare_kernels, mode_coverage
 from numpyro_cld.nets import (PatchLSTM, ScoreConv, ScoreMLP, as_prefix_source,
                               as_score_fn, train)
 from numpyro_cld.parallel import sharded_chains
-from numpyro_cld.schedules import chained_sigmas, ncsn_sigmas, vp_lambdas
+from numpyro_cld.schedules import annealed_sigmas, chained_sigmas, ncsn_sigmas, vp_lambdas
 from numpyro_cld.targets import paper_gmm
 
 def model():                        # 4 continuous latent coordinates
@@ -263,6 +263,20 @@ CASES = [
     ),
     # -- schedules, targets, calibration, parallel -----------------------------------------
     ("schedules", "zero noise levels", "ncsn_sigmas(num_levels=0)", ValueError, "`num_levels`"),
+    (
+        "kernels",
+        "annealed sigmas given as an unknown word",
+        "AnnealedLangevin(model, sigmas='geometric')",
+        ValueError,
+        "`sigmas` must be 'auto'",
+    ),
+    (
+        "schedules",
+        "automatic levels with a negative last level",
+        "annealed_sigmas(data2, sigma_min=-0.1)",
+        ValueError,
+        "`sigma_min`",
+    ),
     (
         "schedules",
         "Chained-ALD with one level",

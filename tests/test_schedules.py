@@ -12,11 +12,13 @@ from jax import random
 from numpyro_cld.schedules import (
     GaussianBase,
     StudentTBase,
+    annealed_sigmas,
     as_base,
     check_lambdas,
     check_sigmas,
     ncsn_sigmas,
     ncsn_step_sizes,
+    noise_ratio,
     vp_lambdas,
 )
 
@@ -172,3 +174,30 @@ def test_as_base_rejects():
         as_base("laplace")
     with pytest.raises(ValueError, match="scale"):
         GaussianBase(0.0)
+
+
+@pytest.mark.parametrize("dim", [5, 24, 100, 1000])
+def test_noise_ratio_solves_song_ermon_technique_2(dim):
+    g = noise_ratio(dim)
+    a = math.sqrt(2 * dim)
+    norm = scipy.stats.norm
+    assert g > 1
+    assert norm.cdf(a * (g - 1) + 3 * g) - norm.cdf(a * (g - 1) - 3 * g) == pytest.approx(0.5)
+
+
+def test_noise_ratio_is_unconstrained_below_five_dimensions():
+    assert noise_ratio(1) is None and noise_ratio(4) is None
+
+
+def test_annealed_sigmas_from_the_largest_distance_and_the_ratio():
+    x = np.random.default_rng(1).normal(size=(40, 30)) * 2.0
+    brute = max(np.linalg.norm(a - b) for a in x for b in x)
+    s = annealed_sigmas(x, sigma_min=0.01, min_levels=3)
+    np.testing.assert_allclose([s[0], s[-1]], [brute, 0.01], rtol=1e-9)
+    ratios = s[:-1] / s[1:]
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-9)  # geometric
+    assert ratios[0] <= noise_ratio(30)  # at least as fine as technique 2 asks
+    # below 5 dimensions technique 2 says nothing: min_levels levels
+    assert annealed_sigmas(x[:, :3], min_levels=7).shape == (7,)
+    with pytest.raises(ValueError, match="must exceed `sigma_min`"):
+        annealed_sigmas(x * 1e-6, sigma_min=0.01)

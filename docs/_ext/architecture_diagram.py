@@ -37,14 +37,14 @@ CORE = [
     ("samplers", "samplers", "functional core: pure init / step over flat arrays"),
     ("kernels", "kernels", "NumPyro MCMCKernel classes: bind a model to a sampler"),
 ]
-SHARED = ("shared", "shared", "argument checks, schedules")
+SHARED = ("shared", "shared", "argument checks, schedules, noise scales")
 SIDE = [  # the column on the right, each band level with a core band (or the top)
     ("beside", "applications", "targets, data, plots, SBC, sharding", "top"),
     ("diagnostics", "diagnostics", "mode coverage on ArviZ", "samplers"),
     ("nets", "nets", "Flax NNX score networks", "sources"),
     ("shims", "deprecated 0.1 paths", "FutureWarning; gone in 0.3.0", "blocks"),
 ]
-SHARED_MODULES = {"checks", "schedules"}
+SHARED_MODULES = {"checks", "schedules", "scales"}
 COLOURS = {
     "blocks": "#dbe9f6",
     "sources": "#e2f0d9",

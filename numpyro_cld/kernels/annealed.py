@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 from jax import random
 from numpyro.infer.initialization import init_to_uniform
@@ -13,6 +14,7 @@ from ..samplers.state import LangevinState
 from ..schedules import (
     PATHS,
     GaussianBase,
+    annealed_sigmas,
     as_base,
     check_lambdas,
     check_sigmas,
@@ -21,6 +23,7 @@ from ..schedules import (
     vp_lambdas,
 )
 from ..sources import smoothed
+from ..sources.model_prefix import model_draws
 from ..sources.protocol import Source, at_level
 from ..sources.smoothing import SMOOTHING_OPTIONS, exact_smoothing_problems
 from .base import LangevinBase
@@ -84,8 +87,15 @@ class AnnealedLangevin(LangevinBase):
     :param model: a NumPyro model with continuous latent sites.
     :param potential_fn: ``U(z) = -log p(z)`` on the pytree of ``init_params``.
     :param score_fn: learned ``score_fn(z, level) -> grad log p_level(z)``.
-    :param sigmas: strictly decreasing positive noise levels (path ``"ve"``); default
-        :func:`~numpyro_cld.schedules.ncsn_sigmas` ``(1, 0.01, 10)``.
+    :param sigmas: strictly decreasing positive noise levels (path ``"ve"``). ``"auto"`` (or
+        ``None``, the default) on a model: from 256 draws of the model's latent sites
+        (unconstrained; the prior when sites are observed),
+        :func:`~numpyro_cld.schedules.annealed_sigmas`: ``sigma_1`` the largest distance
+        between two draws, a geometric ratio from the dimension and ``sigma_L = 0.01``, at
+        least 10 levels (Song & Ermon 2020, techniques 1 and 2). Without a model (or with a
+        ``score_fn``, whose network fixes its levels) it is the paper's
+        :func:`~numpyro_cld.schedules.ncsn_sigmas` ``(1, 0.01, 10)``, which is also what to
+        pass for the paper's setting (``sigma_1 = 1``, which leaves far modes unexplored).
     :param lambdas: strictly increasing levels in ``(0, 1]`` (``[0, 1]`` for
         ``"tempered"``); default :func:`~numpyro_cld.schedules.vp_lambdas` ``(10)``.
     :param int steps_per_level: Langevin steps per level.
@@ -130,7 +140,7 @@ class AnnealedLangevin(LangevinBase):
         *,
         potential_fn: Callable | None = None,
         score_fn: Callable | None = None,
-        sigmas: Any = None,
+        sigmas: Any = "auto",
         lambdas: Any = None,
         steps_per_level: int = 100,
         step_size: float | None = None,
@@ -150,13 +160,20 @@ class AnnealedLangevin(LangevinBase):
                 raise ValueError(
                     "`lambdas` is for paths 'vp'/'tempered'; path 've' takes `sigmas`."
                 )
-            self._levels = ncsn_sigmas() if sigmas is None else check_sigmas(sigmas)
+            self._auto_sigmas = sigmas is None or (isinstance(sigmas, str) and sigmas == "auto")
+            if isinstance(sigmas, str) and not self._auto_sigmas:
+                raise ValueError(
+                    f"`sigmas` must be 'auto', None or a sequence of levels, got {sigmas!r}."
+                )
+            # "auto" is resolved from the model's draws at init; this is its fallback
+            self._levels = ncsn_sigmas() if self._auto_sigmas else check_sigmas(sigmas)
             if not (isinstance(base, str) and base == "gaussian"):
                 raise ValueError(
                     "`base` applies to paths 'vp'/'tempered'; path 've' adds Gaussian noise."
                 )
         else:
-            if sigmas is not None:
+            self._auto_sigmas = False
+            if sigmas is not None and not (isinstance(sigmas, str) and sigmas == "auto"):
                 raise ValueError(f"`sigmas` is for path 've'; path {path!r} takes `lambdas`.")
             tempered = path == "tempered"
             self._levels = (
@@ -168,12 +185,8 @@ class AnnealedLangevin(LangevinBase):
         step_size = positive_float(
             "step_size", DEFAULT_STEP_SIZE[path] if step_size is None else step_size
         )
-        ve = path == "ve"
-        self._step_sizes = (
-            ncsn_step_sizes(step_size, self._levels)
-            if ve
-            else jnp.full(self._levels.shape, step_size)
-        )
+        self._step_size = step_size
+        self._step_sizes = self._level_step_sizes()
         self._num_mc_samples = positive_int("num_mc_samples", num_mc_samples)
         self._adjust = bool(adjust)
         self._start_from_base = bool(start_from_base)
@@ -239,9 +252,19 @@ class AnnealedLangevin(LangevinBase):
     def get_diagnostics_str(self, state):
         return f"acc. prob={state.mean_accept_prob:.2f}"
 
+    def _level_step_sizes(self):
+        if self._path == "ve":
+            return ncsn_step_sizes(self._step_size, self._levels)
+        return jnp.full(self._levels.shape, self._step_size)
+
     # -- sources ------------------------------------------------------------------------
     def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
         params = super()._initial_params(key, init_params, model_args, model_kwargs, vectorized)
+        if self._auto_sigmas and self._model is not None and self._mode != "score_fn":
+            with jax.ensure_compile_time_eval():  # init may run under jit/vmap
+                draws = model_draws(self._model, model_args, model_kwargs or {})
+            self._levels = check_sigmas(annealed_sigmas(draws))
+            self._step_sizes = self._level_step_sizes()
         if self._mode == "exact":
             problems = exact_smoothing_problems(
                 self._model, model_args, model_kwargs, self._path, self._base

@@ -14,11 +14,11 @@ from ..checks import one_of, open_unit, positive_float, positive_int, renamed
 from ..samplers.chained import chained
 from ..samplers.state import LangevinState
 from ..schedules import chained_sigmas, check_sigmas
-from ..sources.model_prefix import NotExactError, model_prefix
+from ..sources.model_prefix import NotExactError, model_draws, model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
 from .base import LangevinBase
-from .chained_setup import check_prefix_args, model_draws, model_layout, prefix_kind
+from .chained_setup import check_prefix_args, model_layout, prefix_kind
 
 CONDITIONALS = ("auto", "prefix", "full")
 ORDERS = ("sequential", "random")

@@ -5,11 +5,7 @@ from (a user source, a prefix potential, or exact marginals of the model)."""
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
-from numpyro.handlers import seed, trace
 
 from ..blocks.patches import PatchLayout, patch_layout
 from ..sources.model_prefix import (
@@ -21,7 +17,7 @@ from ..sources.model_prefix import (
 )
 from ..sources.protocol import PrefixSource
 
-__all__ = ["check_prefix_args", "model_draws", "model_layout", "prefix_kind"]
+__all__ = ["check_prefix_args", "model_layout", "prefix_kind"]
 
 
 def model_layout(
@@ -41,21 +37,6 @@ def model_layout(
         slices = {s.name: (s.offset, s.size) for s in sites}
         perm = site_permutation(sites)
     return patch_layout(dim, patch_size=patch_size, blocks=blocks, site_slices=slices, perm=perm)
-
-
-def model_draws(
-    model: Callable, model_args: tuple, model_kwargs: dict, num_draws: int = 256
-) -> np.ndarray:
-    """``(num_draws, d)`` draws of the model's latent sites, raveled in site order, from a
-    fixed seed. Only meaningful where the model is its own target (no observed sites), as for
-    the models whose prefix marginals are exact in closed form."""
-    sites = latent_sites(model_trace(model, model_args, model_kwargs))
-
-    def one(key):
-        tr = trace(seed(model, key)).get_trace(*model_args, **model_kwargs)
-        return jnp.concatenate([jnp.ravel(tr[s.name]["value"]) for s in sites])
-
-    return np.asarray(jax.vmap(one)(jax.random.split(jax.random.key(0), num_draws)))
 
 
 def check_prefix_args(

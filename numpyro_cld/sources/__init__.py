@@ -8,7 +8,7 @@
 Learned networks (:mod:`numpyro_cld.nets`) plug in through the same protocol.
 """
 
-from .model_prefix import NotExactError, latent_sites, model_prefix, model_trace
+from .model_prefix import NotExactError, latent_sites, model_draws, model_prefix, model_trace
 from .potential import check_score_shape, from_potential, from_score
 from .prefix import GaussianMixturePrefix, PotentialPrefix
 from .protocol import PrefixSource, Source, at_level
@@ -42,6 +42,7 @@ __all__ = [
     "from_score",
     "latent_sites",
     "mc_level_source",
+    "model_draws",
     "model_prefix",
     "model_trace",
     "score_fn_level_source",

@@ -30,6 +30,7 @@ __all__ = [
     "NotExactError",
     "SiteInfo",
     "latent_sites",
+    "model_draws",
     "model_prefix",
     "model_trace",
     "site_permutation",
@@ -196,6 +197,25 @@ def model_trace(model: Callable, model_args: tuple = (), model_kwargs: dict | No
     """A trace of ``model`` under a fixed seed (the prototype of its sites)."""
     model_kwargs = model_kwargs or {}
     return trace(seed(model, jax.random.key(0))).get_trace(*model_args, **model_kwargs)
+
+
+def model_draws(
+    model: Callable, model_args: tuple = (), model_kwargs: dict | None = None, num_draws: int = 256
+) -> np.ndarray:
+    """``(num_draws, d)`` draws of the model's latent sites from a fixed seed, unconstrained
+    and raveled in site order: draws of the *prior* (observed sites keep their data but do
+    not weigh the draws), the target itself for a model without observed sites. They set
+    the scale of the noise levels (:func:`numpyro_cld.schedules.chained_sigmas`)."""
+    model_kwargs = model_kwargs or {}
+    sites = latent_sites(model_trace(model, model_args, model_kwargs))
+
+    def one(key):
+        tr = trace(seed(model, key)).get_trace(*model_args, **model_kwargs)
+        return jnp.concatenate(
+            [jnp.ravel(biject_to(tr[s.name]["fn"].support).inv(tr[s.name]["value"])) for s in sites]
+        )
+
+    return np.asarray(jax.vmap(one)(jax.random.split(jax.random.key(0), num_draws)))
 
 
 def site_permutation(sites: list[SiteInfo]) -> np.ndarray:
