@@ -625,3 +625,48 @@ def test_prefix_source_built_for_another_patch_size():
             ChainedLangevin(potential_fn=lambda x: jnp.sum(x**2), prefix_source=src, patch_size=1),
             init_params=jnp.zeros(4),
         )
+
+
+@pytest.mark.parametrize("conditional", ["auto", "prefix", "full"])
+def test_model_without_latent_sites_gives_empty_samples_as_nuts(conditional):
+    def model(y=1.0):
+        numpyro.deterministic("d", 2.0)
+        numpyro.sample("y", dist.Normal(0.0, 1.0), obs=y)
+
+    out = {}
+    for name, kernel in [
+        ("nuts", NUTS(model)),
+        ("chained", ChainedLangevin(model, conditional=conditional)),
+    ]:
+        mcmc = MCMC(kernel, num_warmup=2, num_samples=3, progress_bar=False)
+        mcmc.run(random.key(0))
+        out[name] = {k: np.asarray(v) for k, v in mcmc.get_samples().items()}
+    assert out["chained"].keys() == out["nuts"].keys() == {"d"}
+    np.testing.assert_array_equal(out["chained"]["d"], out["nuts"]["d"])
+
+
+def test_scale_handler_is_not_ignored_by_the_prefix_sweep():
+    """A latent N(0, 1) under scale(4) has density N(0, 1/4): the prefix marginals of its
+    distribution do not see the scale, so the kernel must not use them (it used to, and
+    sampled sd 1.0 instead of 0.5)."""
+
+    def base():
+        numpyro.sample("x", dist.Normal(0.0, 1.0).expand([4]))
+
+    model = numpyro.handlers.scale(base, scale=4.0)
+    with pytest.raises(ValueError, match="handlers.scale"):
+        _run(ChainedLangevin(model, patch_size=2, conditional="prefix"))
+    kernel = ChainedLangevin(model, patch_size=2)
+    with pytest.warns(UserWarning, match="handlers.scale"):
+        mcmc = MCMC(kernel, num_warmup=200, num_samples=1000, progress_bar=False)
+        mcmc.run(random.key(0))
+    assert kernel.conditional == "full"
+    x = np.asarray(mcmc.get_samples()["x"])
+    # sd 0.5, within 5 standard errors of the sample sd (se = 0.5 / sqrt(2 ESS), the ESS summed
+    # over the 4 coordinates); the ignored scale would give 1.0
+    ess = float(np.sum(effective_sample_size(x[None])))
+    assert abs(x.std() - 0.5) < 5 * 0.5 / math.sqrt(2 * ess), (x.std(), ess)
+    # a unit scale changes nothing: the exact prefix stays in use
+    unit = ChainedLangevin(numpyro.handlers.scale(base, scale=1.0), patch_size=2, sigmas=None)
+    _run(unit)
+    assert unit.conditional == "prefix"

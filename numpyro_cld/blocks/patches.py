@@ -86,6 +86,10 @@ def patch_layout(
         blocks given by name).
     :param perm: ``perm[j]`` is the raveled position of site-order coordinate ``j``.
     """
+    if blocks is None and dim == 0:
+        # no latent coordinates (only observed or deterministic sites): nothing to sweep, and
+        # the kernels return empty samples as NumPyro's do
+        return PatchLayout(0, (), (), True, True)
     if blocks is None:
         if patch_size > dim:
             raise ValueError(

@@ -217,6 +217,8 @@ class ChainedLangevin(LangevinBase):
             blocks=self._blocks,
         )
         conditional, kind = self._conditional, None
+        if layout.dim == 0:  # nothing to sweep (the state passes through unchanged)
+            conditional = "full"
         if conditional in ("auto", "prefix"):
             try:
                 kind = prefix_kind(

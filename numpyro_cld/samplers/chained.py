@@ -123,6 +123,13 @@ def chained(
         return initial_state(position, pe, score, adapt_state)
 
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
+        if layout.num_patches == 0:  # no latent coordinates: nothing moves
+            one = jnp.ones((), jnp.result_type(state.z))
+            return state._replace(
+                i=state.i + 1,
+                accept_prob=one,
+                mean_accept_prob=running_mean(state.mean_accept_prob, one, state.i, num_warmup),
+            )
         key_sweep, key_order, key_src = random.split(rng_key, 3)
         dtype = jnp.result_type(state.z)
         sigma_l, eta_l = jnp.asarray(sigmas, dtype), jnp.asarray(etas, dtype)

@@ -138,6 +138,20 @@ def _check_no_observed(model_trace):
         )
 
 
+def _check_no_handler_effects(model_trace):
+    """A ``scale`` handler multiplies a site's log density in the joint, which the prefix
+    marginals (built from the sites' distributions) would silently ignore."""
+    for name, site in model_trace.items():
+        if site["type"] != "sample" or site["is_observed"]:
+            continue
+        scale = site.get("scale")
+        if scale is not None and not np.all(np.asarray(scale) == 1):
+            raise NotExactError(
+                f"latent site '{name}' is under `numpyro.handlers.scale` (its log density is "
+                "multiplied, which the prefix marginals of its distribution do not see)"
+            )
+
+
 def _gaussian_params(fn):
     """``(log_w, locs, scales, scale_tril)`` when ``fn`` is a Gaussian or a mixture of
     Gaussians over a real vector, else None."""
@@ -243,6 +257,7 @@ def model_prefix(
     model_kwargs = model_kwargs or {}
     tr = model_trace(model, model_args, model_kwargs)
     _check_no_observed(tr)
+    _check_no_handler_effects(tr)
     sites = latent_sites(tr)
     dim = sum(s.size for s in sites)
     if len(sites) == 1:
