@@ -5,10 +5,15 @@ import math
 import numbers
 import warnings
 
+import jax
 import numpy as np
 
 
 def positive_float(name, value):
+    if isinstance(value, jax.core.Tracer):
+        # a step size traced by the user's jit (an MCMC run inside jax.jit, as NumPyro allows):
+        # its value is unknown until run time and passes unchecked
+        return value
     try:
         v = float(value)
     except (TypeError, ValueError):

@@ -1,6 +1,7 @@
 """The Langevin kernel (ULA and MALA): correctness, NumPyro integration, bad inputs."""
 
 import pickle
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
@@ -316,3 +317,24 @@ def test_init_params_required_without_model():
     mcmc = MCMC(Langevin(score_fn=lambda x: -x), num_warmup=1, num_samples=1, progress_bar=False)
     with pytest.raises(ValueError, match="init_params"):
         mcmc.run(random.key(0))
+
+
+@pytest.mark.parametrize("kernel_cls", ["Langevin", "ChainedLangevin"])
+def test_improper_uniform_site_as_in_numpyro(kernel_cls, mc_check):
+    """An ImproperUniform latent cannot be sampled; NumPyro initialises it in unconstrained
+    space, and so must our kernels (they used to raise NotImplementedError). Flat prior and
+    y ~ N(x, 1): the posterior is N(y, 1)."""
+    import numpyro_cld
+
+    y = np.array([1.0, -1.0], np.float32)
+
+    def model():
+        x = numpyro.sample("x", dist.ImproperUniform(dist.constraints.real, (), (2,)))
+        numpyro.sample("y", dist.Normal(x, 1.0), obs=y)
+
+    kernel = getattr(numpyro_cld, kernel_cls)(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # chained: the full-sweep fallback
+        mcmc = MCMC(kernel, num_warmup=300, num_samples=1000, num_chains=2, progress_bar=False)
+        mcmc.run(random.key(0))
+    mc_check(mcmc.get_samples(group_by_chain=True)["x"], y, 1.0)

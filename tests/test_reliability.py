@@ -235,3 +235,26 @@ def test_no_fault_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mcmc.run(random.key(0), init_params=jnp.zeros(2))
+
+
+@pytest.mark.parametrize("cls", [Langevin, ChainedLangevin, AnnealedLangevin])
+def test_step_size_traced_by_the_users_jit(cls):
+    """NumPyro lets an MCMC run inside jax.jit with a traced step size; our checks must not
+    demand a concrete float (they raised TypeError), and the run must equal the eager one."""
+
+    def model():
+        numpyro.sample("x", dist.Normal(0.0, 1.0).expand([2]))
+
+    def draws(step_size):
+        mcmc = MCMC(
+            cls(model, step_size=step_size),
+            num_warmup=3,
+            num_samples=4,
+            progress_bar=False,
+            jit_model_args=False,
+        )
+        mcmc.run(random.key(0))
+        return mcmc.get_samples()["x"]
+
+    traced = np.asarray(jax.jit(draws)(jnp.float32(0.05)))
+    np.testing.assert_allclose(traced, np.asarray(draws(0.05)), rtol=1e-4, atol=1e-5)

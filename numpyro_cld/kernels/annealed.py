@@ -3,8 +3,6 @@
 from collections.abc import Callable
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 from jax import random
 from numpyro.infer.initialization import init_to_uniform
 
@@ -14,18 +12,12 @@ from ..samplers.state import LangevinState
 from ..schedules import (
     PATHS,
     GaussianBase,
-    annealed_sigmas,
     as_base,
-    check_lambdas,
-    check_sigmas,
-    ncsn_sigmas,
-    ncsn_step_sizes,
-    vp_lambdas,
 )
 from ..sources import smoothed
-from ..sources.model_prefix import model_draws
 from ..sources.protocol import Source, at_level
 from ..sources.smoothing import SMOOTHING_OPTIONS, exact_smoothing_problems
+from .annealed_setup import auto_sigmas, level_step_sizes, path_levels
 from .base import LangevinBase
 
 DEFAULT_STEP_SIZE = {"ve": 2e-5, "vp": 1e-2, "tempered": 1e-2}
@@ -155,30 +147,7 @@ class AnnealedLangevin(LangevinBase):
         eps: float | None = None,
     ):
         self._path = one_of("path", path, set(PATHS))
-        if path == "ve":
-            if lambdas is not None:
-                raise ValueError(
-                    "`lambdas` is for paths 'vp'/'tempered'; path 've' takes `sigmas`."
-                )
-            self._auto_sigmas = sigmas is None or (isinstance(sigmas, str) and sigmas == "auto")
-            if isinstance(sigmas, str) and not self._auto_sigmas:
-                raise ValueError(
-                    f"`sigmas` must be 'auto', None or a sequence of levels, got {sigmas!r}."
-                )
-            # "auto" is resolved from the model's draws at init; this is its fallback
-            self._levels = ncsn_sigmas() if self._auto_sigmas else check_sigmas(sigmas)
-            if not (isinstance(base, str) and base == "gaussian"):
-                raise ValueError(
-                    "`base` applies to paths 'vp'/'tempered'; path 've' adds Gaussian noise."
-                )
-        else:
-            self._auto_sigmas = False
-            if sigmas is not None and not (isinstance(sigmas, str) and sigmas == "auto"):
-                raise ValueError(f"`sigmas` is for path 've'; path {path!r} takes `lambdas`.")
-            tempered = path == "tempered"
-            self._levels = (
-                vp_lambdas() if lambdas is None else check_lambdas(lambdas, allow_zero=tempered)
-            )
+        self._levels, self._auto_sigmas = path_levels(path, sigmas, lambdas, base)
         self._base = as_base(base)
         self._steps_per_level = positive_int("steps_per_level", steps_per_level)
         step_size = renamed("step_size", step_size, "eps", eps)
@@ -186,7 +155,7 @@ class AnnealedLangevin(LangevinBase):
             "step_size", DEFAULT_STEP_SIZE[path] if step_size is None else step_size
         )
         self._step_size = step_size
-        self._step_sizes = self._level_step_sizes()
+        self._step_sizes = level_step_sizes(path, step_size, self._levels)
         self._num_mc_samples = positive_int("num_mc_samples", num_mc_samples)
         self._adjust = bool(adjust)
         self._start_from_base = bool(start_from_base)
@@ -252,19 +221,14 @@ class AnnealedLangevin(LangevinBase):
     def get_diagnostics_str(self, state):
         return f"acc. prob={state.mean_accept_prob:.2f}"
 
-    def _level_step_sizes(self):
-        if self._path == "ve":
-            return ncsn_step_sizes(self._step_size, self._levels)
-        return jnp.full(self._levels.shape, self._step_size)
-
     # -- sources ------------------------------------------------------------------------
     def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
         params = super()._initial_params(key, init_params, model_args, model_kwargs, vectorized)
         if self._auto_sigmas and self._model is not None and self._mode != "score_fn":
-            with jax.ensure_compile_time_eval():  # init may run under jit/vmap
-                draws = model_draws(self._model, model_args, model_kwargs or {})
-            self._levels = check_sigmas(annealed_sigmas(draws))
-            self._step_sizes = self._level_step_sizes()
+            levels = auto_sigmas(self._model, model_args, model_kwargs or {})
+            if levels is not None:
+                self._levels = levels
+                self._step_sizes = level_step_sizes(self._path, self._step_size, levels)
         if self._mode == "exact":
             problems = exact_smoothing_problems(
                 self._model, model_args, model_kwargs, self._path, self._base

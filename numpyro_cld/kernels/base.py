@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 from jax import random, vmap
 from jax.flatten_util import ravel_pytree
-from numpyro.handlers import seed, trace
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.infer.util import initialize_model
@@ -17,13 +16,14 @@ from numpyro.util import identity, is_prng_key
 
 from ..blocks.step import PotentialAndScore
 from ..samplers.state import LangevinState
+from ..sources.model_prefix import model_trace
 from ..sources.potential import check_score_shape, from_potential, from_score
 from ..sources.protocol import Source, at_level
 from .faults import FaultAccounting
 
 
 def _discrete_latent_sites(model, model_args, model_kwargs):
-    tr = trace(seed(model, random.key(0))).get_trace(*model_args, **model_kwargs)
+    tr = model_trace(model, model_args, model_kwargs)
     return [
         name
         for name, site in tr.items()

@@ -97,7 +97,7 @@ def chained(
             "the patches in coordinate order."
         )
     if sigmas is None:
-        sigmas, etas, levels = np.zeros(1), np.full(1, step_size), ()
+        sigmas, etas, levels = np.zeros(1), step_size * np.ones(1), ()  # step_size may be traced
     else:  # NumPy: the factory may run inside a trace (the kernels build it per transition)
         sigmas = np.asarray(sigmas, np.float64)
         check_sigmas(sigmas, allow_zero_last=True)

@@ -23,6 +23,7 @@ from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
 from numpyro.handlers import seed, substitute, trace
+from numpyro.infer.initialization import init_to_uniform
 
 from .prefix import GaussianMixturePrefix, PotentialPrefix
 
@@ -208,9 +209,12 @@ def _gaussian_params(fn):
 
 
 def model_trace(model: Callable, model_args: tuple = (), model_kwargs: dict | None = None) -> dict:
-    """A trace of ``model`` under a fixed seed (the prototype of its sites)."""
+    """A trace of ``model`` under a fixed seed (the prototype of its sites). Latent values come
+    from :func:`~numpyro.infer.initialization.init_to_uniform`, as in NumPyro's own
+    initialisation, so that sites that cannot be sampled (``ImproperUniform``) trace too."""
     model_kwargs = model_kwargs or {}
-    return trace(seed(model, jax.random.key(0))).get_trace(*model_args, **model_kwargs)
+    run = substitute(seed(model, jax.random.key(0)), substitute_fn=init_to_uniform)
+    return trace(run).get_trace(*model_args, **model_kwargs)
 
 
 def model_draws(

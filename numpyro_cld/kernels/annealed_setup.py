@@ -1,0 +1,79 @@
+"""What an :class:`~numpyro_cld.AnnealedLangevin` anneals over: the levels of its path (given,
+the paper's defaults, or ``sigmas="auto"`` from the model's draws) and their step sizes."""
+
+import warnings
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..schedules import (
+    annealed_sigmas,
+    check_lambdas,
+    check_sigmas,
+    ncsn_sigmas,
+    ncsn_step_sizes,
+    vp_lambdas,
+)
+from ..sources.model_prefix import model_draws
+
+__all__ = ["auto_sigmas", "level_step_sizes", "path_levels"]
+
+
+def path_levels(path: str, sigmas, lambdas, base) -> tuple[jax.Array, bool]:
+    """``(levels, auto)``: the checked levels of ``path`` and whether ``sigmas`` is
+    ``"auto"`` (then ``levels`` is its fallback, the paper's schedule, until
+    :func:`auto_sigmas` replaces it at init)."""
+    # constants, also when the kernel is built inside the user's jit
+    with jax.ensure_compile_time_eval():
+        if path == "ve":
+            if lambdas is not None:
+                raise ValueError(
+                    "`lambdas` is for paths 'vp'/'tempered'; path 've' takes `sigmas`."
+                )
+            auto = sigmas is None or (isinstance(sigmas, str) and sigmas == "auto")
+            if isinstance(sigmas, str) and not auto:
+                raise ValueError(
+                    f"`sigmas` must be 'auto', None or a sequence of levels, got {sigmas!r}."
+                )
+            if not (isinstance(base, str) and base == "gaussian"):
+                raise ValueError(
+                    "`base` applies to paths 'vp'/'tempered'; path 've' adds Gaussian noise."
+                )
+            return (ncsn_sigmas() if auto else check_sigmas(sigmas)), auto
+        if sigmas is not None and not (isinstance(sigmas, str) and sigmas == "auto"):
+            raise ValueError(f"`sigmas` is for path 've'; path {path!r} takes `lambdas`.")
+        tempered = path == "tempered"
+        levels = vp_lambdas() if lambdas is None else check_lambdas(lambdas, allow_zero=tempered)
+        return levels, False
+
+
+def level_step_sizes(path: str, step_size, levels) -> jax.Array:
+    """NCSN's ``step_size * sigma_i^2 / sigma_L^2`` on path ``"ve"``, else constant. The
+    levels stay constants; a ``step_size`` traced by the user's jit makes only these traced."""
+    with jax.ensure_compile_time_eval():
+        levels = jnp.asarray(np.asarray(levels))
+    if path == "ve":
+        return ncsn_step_sizes(step_size, levels)
+    return step_size * jnp.ones(levels.shape)
+
+
+def auto_sigmas(model: Callable, model_args: tuple, model_kwargs: dict) -> jax.Array | None:
+    """``sigmas="auto"`` on a model: :func:`~numpyro_cld.schedules.annealed_sigmas` of 256
+    draws of its latent sites; ``None`` (with a warning: the paper's schedule stays) when a
+    latent site cannot be sampled."""
+    try:
+        with jax.ensure_compile_time_eval():  # init may run under jit/vmap
+            draws = model_draws(model, model_args, model_kwargs)
+    except NotImplementedError:  # a site with no sampler (ImproperUniform)
+        warnings.warn(
+            "AnnealedLangevin: sigmas='auto' cannot draw from this model (a latent site has "
+            "no sampler, e.g. ImproperUniform); using the paper's ncsn_sigmas(1, 0.01, 10). "
+            "Pass `sigmas` set to the target's scale.",
+            UserWarning,
+            stacklevel=5,
+        )
+        return None
+    with jax.ensure_compile_time_eval():
+        return check_sigmas(annealed_sigmas(draws))
