@@ -11,7 +11,8 @@ Usage::
 The run is timed end to end (compilation included). Mode frequencies are over every draw of
 every chain (the component of largest responsibility), ``TV = 1/2 sum_k |f_k - w_k|``; the
 sampling noise of the TV for this many draws is printed beside it (the mean TV of the same
-number of exact independent draws). Writes ``benchmarks/results/scale_d<dim>.json``."""
+number of exact independent draws). Writes
+``benchmarks/results/scale_d<dim>_c<chains>_w<warmup>_n<draws>.json``."""
 
 import argparse
 import json
@@ -85,7 +86,8 @@ def main():
     )
     print(json.dumps(res))
     os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, f"scale_d{args.dim}.json"), "w") as f:
+    name = f"scale_d{args.dim}_c{args.chains}_w{args.warmup}_n{args.draws}.json"
+    with open(os.path.join(OUT, name), "w") as f:
         json.dump(res, f, indent=1)
 
 
