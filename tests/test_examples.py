@@ -29,8 +29,9 @@ def run_example(name, *args):
     return out.stdout
 
 
-# the 1-device run is the 2-device run's code path without sharding: slow-marked (CI budget)
-@pytest.mark.parametrize("devices", [pytest.param(1, marks=pytest.mark.slow), 2])
+# the examples' end-to-end runs are in the slow suite (CI budget); their argument checks stay
+@pytest.mark.slow
+@pytest.mark.parametrize("devices", [1, 2])
 def test_compare_kernels(tmp_path, devices):
     stdout = run_example(
         "compare_kernels.py",
