@@ -94,7 +94,7 @@ def chained_sigmas(
     20, ``docs/defaults.md``.)
 
     :param draws: ``(N, d)`` draws in site order (``N >= 2``).
-    :param starts: first coordinate of each patch, and ``d`` last (``PatchLayout.starts``).
+    :param starts: first coordinate of each patch (``PatchLayout.starts``).
     :param int num_levels: ``L >= 2`` levels, the last one ``0``.
     :param float ratio: ``sigma_{L-1} / sigma_1`` in ``(0, 1)``.
     :return: ``(L,)`` float64, strictly decreasing, ending at 0.
@@ -108,8 +108,19 @@ def chained_sigmas(
         raise ValueError(f"`ratio` must lie strictly between 0 and 1, got {ratio!r}.")
     x = _check_draws(draws)
     starts = np.asarray(starts, int)
+    d = x.shape[1]
+    if starts.ndim != 1 or starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) <= 0):
+        raise ValueError(
+            f"`starts` must be the increasing first coordinates of the patches, from 0, got "
+            f"{starts.tolist()}."
+        )
+    if starts[-1] >= d:
+        raise ValueError(
+            f"`starts` must lie below the dimension {d} of `draws`, got {starts.tolist()}."
+        )
+    ends = np.append(starts[1:], d)
     # setup, once per run: a loop over the patches (not per step)
-    sigma_1 = max(_max_distance(x[:, a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True))
+    sigma_1 = max(_max_distance(x[:, a:b]) for a, b in zip(starts, ends, strict=True))
     if not sigma_1 > 0:
         raise ValueError("`draws` do not vary within any patch: no scale for the noise levels.")
     if num_levels == 2:

@@ -326,10 +326,13 @@ def test_chained_sigmas_start_at_the_largest_distance_within_a_patch():
         for i in range(30)
         for j in range(30)
     )
-    s = chained_sigmas(x, [0, 2, 5], num_levels=6, ratio=1e-2)
+    s = chained_sigmas(x, [0, 2], num_levels=6, ratio=1e-2)
     assert s.shape == (6,) and s[-1] == 0.0 and np.all(np.diff(s) < 0)
     np.testing.assert_allclose([s[0], s[-2]], [brute, 1e-2 * brute], rtol=1e-9)
     np.testing.assert_allclose(s[1:-1] / s[:-2], (1e-2) ** (1 / 4), rtol=1e-9)  # geometric
+    # one patch: the largest distance over all coordinates (the last patch counts too)
+    whole = max(np.linalg.norm(a - b) for a in x for b in x)
+    np.testing.assert_allclose(chained_sigmas(x, [0])[0], whole, rtol=1e-9)
 
 
 def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
