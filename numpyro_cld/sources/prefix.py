@@ -69,11 +69,15 @@ class GaussianMixturePrefix(PatchStarts):
         if (scales is None) == (scale_tril is None):
             raise ValueError("Give exactly one of `scales` or `scale_tril`.")
         self._init_starts(patch_size, starts)
-        log_weights = jnp.asarray(log_weights)
+        # floating whatever the model wrote (``Normal(0, 1)`` has integer parameters): the
+        # contexts built from these are carried through a scan and must keep one dtype
+        dtype = jnp.result_type(jnp.asarray(locs), float)
+        log_weights = jnp.asarray(log_weights, dtype)
         self.log_weights = log_weights - logsumexp(log_weights)
-        self.locs = jnp.asarray(locs)
+        self.locs = jnp.asarray(locs, dtype)
+        scales = None if scales is None else jnp.asarray(scales, dtype)
         self.scales = None if scales is None else jnp.broadcast_to(scales, self.locs.shape)
-        self.scale_tril = None if scale_tril is None else jnp.asarray(scale_tril)
+        self.scale_tril = None if scale_tril is None else jnp.asarray(scale_tril, dtype)
 
     @property
     def dense(self) -> bool:
