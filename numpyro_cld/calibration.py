@@ -24,6 +24,8 @@ from numpyro.distributions.transforms import biject_to
 from numpyro.infer import Predictive
 from numpyro.infer.mcmc import MCMCKernel
 
+from .checks import nonnegative_int, positive_int
+
 __all__ = ["SBCResult", "sbc_ranks", "rank_uniformity_test"]
 
 
@@ -65,6 +67,15 @@ def sbc_ranks(
     :param dict model_kwargs: keyword arguments of the model (besides ``data_site``).
     :return: :class:`SBCResult`.
     """
+    if not isinstance(kernel, MCMCKernel) or getattr(kernel, "model", None) is None:
+        raise TypeError(
+            "`kernel` must be a numpyro_cld kernel built from a model (SBC draws from its "
+            f"prior predictive), got {type(kernel).__name__}."
+        )
+    num_replications = positive_int("num_replications", num_replications)
+    num_warmup = nonnegative_int("num_warmup", num_warmup)
+    num_draws = positive_int("num_draws", num_draws)
+    thin = positive_int("thin", thin)
     model_kwargs = dict(model_kwargs or {})
     # under this vmap a fault callback would run on every transition of every replication;
     # faults still show in the draws' ranks
@@ -74,11 +85,18 @@ def sbc_ranks(
     prior = Predictive(kernel.model, num_samples=num_replications)(
         key_prior, *model_args, **model_kwargs
     )
+    if data_site not in prior:
+        raise ValueError(f"`data_site` {data_site!r} is not a site of the model: {list(prior)}.")
     latent = [k for k in prior if k != data_site]
     coords = {k: 0 for k in latent} if coords is None else dict(coords)
-    for k in coords:
+    for k, i in coords.items():
         if k not in latent:
             raise ValueError(f"`coords` names {k!r}, which is not a latent site: {latent}.")
+        size = int(np.prod(np.shape(prior[k])[1:], dtype=int))
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < size:
+            raise ValueError(
+                f"`coords` index of {k!r} must be an integer in 0..{size - 1}, got {i!r}."
+            )
 
     def unconstrained_truth(name):
         # the model's own support transform maps the prior draw to the kernel's space
@@ -124,13 +142,24 @@ def rank_uniformity_test(
     from scipy import stats
 
     ranks = np.asarray(ranks)
+    if ranks.ndim != 1 or ranks.size == 0 or not np.issubdtype(ranks.dtype, np.integer):
+        raise ValueError(
+            f"`ranks` must be a non-empty 1-d array of integers, got shape {ranks.shape} and "
+            f"dtype {ranks.dtype}."
+        )
+    num_draws = positive_int("num_draws", num_draws)
+    num_bins = positive_int("num_bins", num_bins)
+    if num_bins < 2:
+        raise ValueError(f"`num_bins` must be at least 2 for a chi-square test, got {num_bins}.")
     if (num_draws + 1) % num_bins:
         raise ValueError(
             f"`num_bins` ({num_bins}) must divide num_draws + 1 ({num_draws + 1}) so that "
             "every bin holds the same number of ranks."
         )
     if ranks.min() < 0 or ranks.max() > num_draws:
-        raise ValueError(f"ranks must lie in 0..{num_draws}.")
+        raise ValueError(
+            f"`ranks` must lie in 0..{num_draws}, got values in {ranks.min()}..{ranks.max()}."
+        )
     counts = np.bincount(ranks * num_bins // (num_draws + 1), minlength=num_bins)
     expected = len(ranks) / num_bins
     stat = float(((counts - expected) ** 2 / expected).sum())

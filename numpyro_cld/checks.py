@@ -31,8 +31,27 @@ def positive_int(name, value):
     return int(value)
 
 
+def number(name, value, expected="a number"):
+    """``value`` as a ``float``; ``TypeError`` naming ``name`` if it is not a real number."""
+    if isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"`{name}` must be {expected}, got {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be {expected}, got {value!r}.") from None
+
+
+def nonnegative_int(name, value):
+    """``value`` as an ``int`` >= 0 (a seed, a number of warmup steps)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be a non-negative integer, got {value!r}.")
+    if value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
 def open_unit(name, value):
-    v = float(value)
+    v = number(name, value, "a number strictly between 0 and 1")
     if not 0 < v < 1:
         raise ValueError(f"`{name}` must lie strictly between 0 and 1, got {value!r}.")
     return v
@@ -44,11 +63,46 @@ def one_of(name, value, options):
     return value
 
 
+def float_array(name, value, dtype=np.float64):
+    """``value`` as a float array; ``TypeError`` naming ``name`` if it is not numeric."""
+    try:
+        return np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be an array of numbers, got {value!r:.80}.") from None
+
+
 def finite_array(name, value):
     arr = np.asarray(value)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` must contain only finite values.")
     return arr
+
+
+def inverse_mass(name, value):
+    """An inverse mass matrix: positive finite entries (diagonal, a vector) or a symmetric
+    positive-definite matrix (dense); ``None`` passes. A zero, negative, NaN or indefinite
+    one would freeze the chain (every proposal non-finite or rejected)."""
+    if value is None:
+        return None
+    arr = float_array(name, value)
+    if arr.ndim == 1:
+        if arr.size == 0 or not np.all(np.isfinite(arr) & (arr > 0)):
+            raise ValueError(f"`{name}` must be positive and finite, got {arr.tolist()!r:.80}.")
+        return value
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+        raise ValueError(
+            f"`{name}` must be a vector (diagonal) or a square matrix (dense), got shape "
+            f"{arr.shape}."
+        )
+    ok = np.all(np.isfinite(arr)) and np.allclose(arr, arr.T)
+    if ok:
+        try:
+            np.linalg.cholesky(arr)
+        except np.linalg.LinAlgError:
+            ok = False
+    if not ok:
+        raise ValueError(f"`{name}` must be symmetric positive definite and finite.")
+    return value
 
 
 def renamed(new_name, new_value, old_name, old_value, stacklevel=3):

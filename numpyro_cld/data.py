@@ -22,6 +22,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .checks import float_array, nonnegative_int, number
+
 __all__ = ["FlipData", "digits_flip", "mnist5k_flip", "flip_images", "is_inverted"]
 
 
@@ -49,14 +51,16 @@ def flip_images(
     :param int seed: seeds the jitter and the flips.
     :return: ``(images, inverted)``: float32 images and the ``(N,)`` bool flip mask.
     """
-    x01 = np.asarray(x01, np.float64)
+    x01 = float_array("x01", x01)
+    if x01.ndim < 1 or x01.shape[0] == 0:
+        raise ValueError(f"`x01` must hold at least one image (N, ...), got shape {x01.shape}.")
     if not np.all(np.isfinite(x01)):
         raise ValueError("`x01` contains NaN or infinite values.")
     if x01.min() < 0 or x01.max() > 1:
         raise ValueError(f"`x01` must lie in [0, 1], got range [{x01.min()}, {x01.max()}].")
-    if not 0 <= flip_prob <= 1:
+    if not 0 <= number("flip_prob", flip_prob, "a probability in [0, 1]") <= 1:
         raise ValueError(f"`flip_prob` must lie in [0, 1], got {flip_prob!r}.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(nonnegative_int("seed", seed))
     if dequantize:
         x01 = x01 * 255 / 256 + rng.uniform(0, 1 / 256, size=x01.shape)
     inverted = rng.random(len(x01)) < flip_prob
@@ -72,6 +76,10 @@ def is_inverted(images: ArrayLike) -> np.ndarray:
     :return: ``(N,)`` bool.
     """
     images = np.asarray(images)
+    if images.ndim < 1 or images.size == 0:
+        raise ValueError(
+            f"`images` must hold at least one image (N, ...), got shape {images.shape}."
+        )
     return images.reshape(images.shape[0], -1).mean(-1) > 0.5
 
 

@@ -51,9 +51,18 @@ def sharded_chains(
         >>> mcmc.get_samples(group_by_chain=True)["x"].shape == (n, 10)
         True
     """
+    if devices is not None and (
+        isinstance(devices, jax.Device) or not hasattr(devices, "__iter__")
+    ):
+        raise TypeError(f"`devices` must be a sequence of jax devices, got {devices!r}.")
     devices = list(jax.devices() if devices is None else devices)
     if not devices:
         raise ValueError("`devices` must contain at least one device.")
+    bad = [d for d in devices if not isinstance(d, jax.Device)]
+    if bad:
+        raise TypeError(f"`devices` must be jax devices (jax.devices()), got {bad!r}.")
+    if not isinstance(axis_name, str):
+        raise TypeError(f"`axis_name` must be a string, got {axis_name!r}.")
     mesh = Mesh(devices, (axis_name,))
     sharding = NamedSharding(mesh, PartitionSpec(axis_name))
 

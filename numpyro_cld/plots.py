@@ -21,6 +21,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from .checks import float_array, number, positive_int
 from .diagnostics import KernelComparison, frequencies_by_draw
 from .diagnostics import arviz_compat as azc
 
@@ -49,6 +50,29 @@ def _coverages(coverage: Coverage) -> tuple[dict, int]:
     return coverage, k.pop()
 
 
+def _figsize(figsize: tuple[float, float] | None) -> tuple[float, float] | None:
+    if figsize is None:
+        return None
+    ok = isinstance(figsize, (tuple, list)) and len(figsize) == 2
+    if ok:
+        try:
+            w, h = (float(v) for v in figsize)
+        except (TypeError, ValueError):
+            ok = False
+    if not ok or not (0 < w < np.inf and 0 < h < np.inf):
+        raise ValueError(f"`figsize` must be (width, height) in inches, both > 0, got {figsize!r}.")
+    return w, h
+
+
+def _steps_per_draw(steps_per_draw: int | dict[str, int], names: Sequence[str]) -> dict:
+    if isinstance(steps_per_draw, dict):
+        missing = [n for n in names if n not in steps_per_draw]
+        if missing:
+            raise ValueError(f"`steps_per_draw` has no entry for the runs {missing}.")
+        return {n: positive_int("steps_per_draw", steps_per_draw[n]) for n in names}
+    return {n: positive_int("steps_per_draw", steps_per_draw) for n in names}
+
+
 def _mode_names(mode_names: Sequence[str] | None, K: int) -> list:
     if mode_names is None:
         return [f"mode {k}" for k in range(K)]
@@ -75,6 +99,7 @@ def plot_mode_frequencies(
     """
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
+    figsize = _figsize(figsize)
     with plt.style.context(azc.plot_style()):
         fig, ax = plt.subplots(
             figsize=figsize or (1.6 + 1.2 * K * max(len(runs), 2) / 2, 3.2), layout="constrained"
@@ -134,6 +159,10 @@ def plot_frequency_vs_steps(
     """
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
+    figsize = _figsize(figsize)
+    spds = _steps_per_draw(steps_per_draw, list(runs))
+    if first_step is not None:
+        number("first_step", first_step, "a number of steps")
     with plt.style.context(azc.plot_style()):
         fig, axes = plt.subplots(
             1,
@@ -144,9 +173,7 @@ def plot_frequency_vs_steps(
             layout="constrained",
         )
         for ax, (name, cov) in zip(axes[0], runs.items(), strict=False):
-            spd = steps_per_draw[name] if isinstance(steps_per_draw, dict) else steps_per_draw
-            if not spd or spd <= 0:
-                raise ValueError(f"`steps_per_draw` must be positive, got {spd!r}.")
+            spd = spds[name]
             f = frequencies_by_draw(cov, cumulative=cumulative).values
             start = spd if first_step is None else first_step
             steps = start + spd * np.arange(f.shape[0])
@@ -188,23 +215,39 @@ def plot_image_grid(
     :param vmin: value shown as the lowest colour.
     :param vmax: value shown as the highest colour.
     """
-    x = np.asarray(images, dtype=float)
+    x = float_array("images", images)
     if image_shape is not None:
-        x = x.reshape((x.shape[0],) + tuple(image_shape))
-    if x.ndim != 3:
+        shape = tuple(image_shape)
+        if len(shape) != 2 or x.ndim < 1 or x[0].size != np.prod(shape):
+            raise ValueError(
+                f"`image_shape` must be (H, W) with H * W the size of one image, got "
+                f"{image_shape!r} for images of shape {x.shape}."
+            )
+        x = x.reshape((x.shape[0],) + shape)
+    if x.ndim != 3 or x.shape[0] == 0:
         raise ValueError(
-            f"`images` must have shape (n, H, W) (or pass `image_shape`), got {x.shape}."
+            f"`images` must have shape (n, H, W) with n >= 1 (or pass `image_shape`), got "
+            f"{x.shape}."
         )
     n = x.shape[0]
+    ncols = positive_int("ncols", ncols)
+    if not number("vmin", vmin) < number("vmax", vmax):
+        raise ValueError(f"`vmin` must be below `vmax`, got vmin={vmin!r}, vmax={vmax!r}.")
+    try:
+        plt.get_cmap(cmap)
+    except ValueError:
+        raise ValueError(f"`cmap` must be a matplotlib colour map, got {cmap!r}.") from None
     if modes is not None:
         modes = np.asarray(modes)
         if modes.shape != (n,):
             raise ValueError(f"`modes` must have shape ({n},), got {modes.shape}.")
+        if not np.issubdtype(modes.dtype, np.integer):
+            raise TypeError(f"`modes` must be integer mode labels, got dtype {modes.dtype}.")
         K = int(modes.max()) + 1 if mode_names is None else len(mode_names)
         names = _mode_names(mode_names, K)
         if modes.min() < 0 or modes.max() >= K:
             raise ValueError(f"`modes` must lie in 0..{K - 1}, got {modes.min()}..{modes.max()}.")
-    ncols = max(1, min(int(ncols), n))
+    ncols = min(ncols, n)
     nrows = -(-n // ncols)
     with plt.style.context(azc.plot_style()):
         fig, axes = plt.subplots(

@@ -8,7 +8,7 @@ import math
 import numpy as np
 from jax.typing import ArrayLike
 
-from .checks import positive_float, positive_int
+from .checks import float_array, open_unit, positive_float, positive_int
 
 __all__ = ["annealed_sigmas", "chained_sigmas", "noise_ratio"]
 
@@ -19,10 +19,19 @@ def _max_distance(x: np.ndarray) -> float:
 
 
 def _check_draws(draws: ArrayLike) -> np.ndarray:
-    x = np.asarray(draws, np.float64)
+    x = float_array("draws", draws)
     if x.ndim != 2 or x.shape[0] < 2 or not np.all(np.isfinite(x)):
         raise ValueError(f"`draws` must be finite, of shape (N >= 2, d), got shape {x.shape}.")
     return x
+
+
+def _check_scale(sigma_1: float) -> None:
+    # the samplers run in float32: a first level beyond its range would be inf there
+    if not sigma_1 <= np.finfo(np.float32).max:
+        raise ValueError(
+            f"`draws` are too spread out: their largest distance ({sigma_1:.3g}) is not a "
+            "finite float32 noise level; rescale the draws."
+        )
 
 
 def noise_ratio(dim: int) -> float | None:
@@ -65,6 +74,7 @@ def annealed_sigmas(draws: ArrayLike, sigma_min: float = 0.01, min_levels: int =
     min_levels = positive_int("min_levels", min_levels)
     x = _check_draws(draws)
     sigma_1 = _max_distance(x)
+    _check_scale(sigma_1)
     if not sigma_1 > sigma_min:
         raise ValueError(
             f"the largest distance between `draws` ({sigma_1:.3g}) must exceed "
@@ -104,10 +114,12 @@ def chained_sigmas(
         raise ValueError(
             f"`num_levels` must be at least 2 (a smoothed and the exact level), got {num_levels}."
         )
-    if not 0 < float(ratio) < 1:
-        raise ValueError(f"`ratio` must lie strictly between 0 and 1, got {ratio!r}.")
+    ratio = open_unit("ratio", ratio)
     x = _check_draws(draws)
-    starts = np.asarray(starts, int)
+    starts = np.asarray(starts)
+    if starts.size and not np.issubdtype(starts.dtype, np.integer):
+        raise TypeError(f"`starts` must be integer coordinates, got {starts.tolist()!r}.")
+    starts = starts.astype(int)
     d = x.shape[1]
     if starts.ndim != 1 or starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) <= 0):
         raise ValueError(
@@ -121,6 +133,7 @@ def chained_sigmas(
     ends = np.append(starts[1:], d)
     # setup, once per run: a loop over the patches (not per step)
     sigma_1 = max(_max_distance(x[:, a:b]) for a, b in zip(starts, ends, strict=True))
+    _check_scale(sigma_1)
     if not sigma_1 > 0:
         raise ValueError("`draws` do not vary within any patch: no scale for the noise levels.")
     if num_levels == 2:

@@ -24,7 +24,7 @@ from jax.scipy.special import gammaln
 from jax.typing import ArrayLike, DTypeLike
 
 from .blocks.random import normal
-from .checks import one_of, positive_float, positive_int
+from .checks import float_array, one_of, open_unit, positive_float, positive_int
 from .scales import annealed_sigmas, chained_sigmas, noise_ratio
 
 __all__ = [
@@ -50,8 +50,9 @@ def check_sigmas(
     sigmas: ArrayLike, name: str = "sigmas", allow_zero_last: bool = False
 ) -> jax.Array:
     """``sigmas`` as a float32 array: 1-d, at least one level, finite, positive (the last may
-    be 0 with ``allow_zero_last``: the unsmoothed target), strictly decreasing."""
-    arr = np.asarray(sigmas, dtype=np.float64)
+    be 0 with ``allow_zero_last``: the unsmoothed target), strictly decreasing, all of which
+    must still hold after the cast to float32."""
+    arr = float_array(name, sigmas)
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-d sequence of noise levels, got shape {arr.shape}.")
     if arr.size == 0:
@@ -62,13 +63,32 @@ def check_sigmas(
         raise ValueError(f"`{name}` must be finite and positive{last}, got {arr.tolist()}.")
     if np.any(np.diff(arr) >= 0):
         raise ValueError(f"`{name}` must be strictly decreasing, got {arr.tolist()}.")
+    _check_float32(name, arr, arr[arr > 0], "decreasing")
     return jnp.asarray(arr, jnp.float32)
 
 
+def _check_float32(name: str, arr: np.ndarray, positive: np.ndarray, order: str) -> None:
+    # levels valid in float64 can overflow to inf, underflow to 0 or collapse onto each
+    # other once cast to the float32 the samplers run in
+    f32 = np.finfo(np.float32)
+    if np.any(np.abs(arr) > f32.max) or np.any(np.abs(positive) < f32.tiny):
+        raise ValueError(
+            f"`{name}` must lie within the normal float32 range [{f32.tiny:.3g}, "
+            f"{f32.max:.3g}], got {arr.tolist()}."
+        )
+    diff = np.diff(arr.astype(np.float32))
+    if np.any(diff >= 0 if order == "decreasing" else diff <= 0):
+        raise ValueError(
+            f"`{name}` must be strictly {order} in float32 (neighbouring levels closer than "
+            f"float32 resolution are equal there), got {arr.tolist()}."
+        )
+
+
 def check_lambdas(lambdas: ArrayLike, name: str = "lambdas", allow_zero: bool = False) -> jax.Array:
-    """``lambdas`` as a float32 array: 1-d, at least one level, strictly increasing, in
-    ``(0, 1]`` (``[0, 1]`` with ``allow_zero``, for the tempered path)."""
-    arr = np.asarray(lambdas, dtype=np.float64)
+    """``lambdas`` as a float32 array: 1-d, at least one level, strictly increasing (also
+    after the cast to float32), in ``(0, 1]`` (``[0, 1]`` with ``allow_zero``, for the
+    tempered path)."""
+    arr = float_array(name, lambdas)
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-d sequence of levels, got shape {arr.shape}.")
     if arr.size == 0:
@@ -79,17 +99,26 @@ def check_lambdas(lambdas: ArrayLike, name: str = "lambdas", allow_zero: bool = 
         raise ValueError(f"`{name}` must lie in {interval}, got {arr.tolist()}.")
     if np.any(np.diff(arr) <= 0):
         raise ValueError(f"`{name}` must be strictly increasing, got {arr.tolist()}.")
+    _check_float32(name, arr, arr[arr > 0], "increasing")
     return jnp.asarray(arr, jnp.float32)
 
 
 def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num_levels: int = 10) -> jax.Array:
     """Geometric noise levels ``sigma_1 = sigma_max > ... > sigma_L = sigma_min`` (NCSN).
 
-    With ``num_levels = 1`` the single level is ``sigma_min`` (the target's own level).
+    With ``num_levels = 1`` the single level is ``sigma_min`` (the target's own level). The
+    levels must be distinct normal float32 numbers (``ValueError`` otherwise).
     """
     sigma_max = positive_float("sigma_max", sigma_max)
     sigma_min = positive_float("sigma_min", sigma_min)
     num_levels = positive_int("num_levels", num_levels)
+    f32 = np.finfo(np.float32)
+    for name, v in (("sigma_max", sigma_max), ("sigma_min", sigma_min)):
+        if not f32.tiny <= v <= f32.max:
+            raise ValueError(
+                f"`{name}` must lie within the normal float32 range [{f32.tiny:.3g}, "
+                f"{f32.max:.3g}], got {v!r}."
+            )
     if num_levels == 1:
         return jnp.asarray([sigma_min], jnp.float32)
     if not sigma_max > sigma_min:
@@ -97,14 +126,29 @@ def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num_levels: int
             f"`sigma_max` must exceed `sigma_min`, got sigma_max={sigma_max}, "
             f"sigma_min={sigma_min}."
         )
-    return jnp.asarray(np.geomspace(sigma_max, sigma_min, num_levels), jnp.float32)
+    levels = np.geomspace(sigma_max, sigma_min, num_levels).astype(np.float32)
+    if np.any(np.diff(levels) >= 0):
+        raise ValueError(
+            f"`sigma_max`={sigma_max} and `sigma_min`={sigma_min} are too close for "
+            f"{num_levels} distinct float32 levels; lower `num_levels` or widen the range."
+        )
+    return jnp.asarray(levels)
 
 
 def ncsn_step_sizes(eps: float, sigmas: ArrayLike) -> jax.Array:
     """NCSN step sizes ``eta_i = eps * sigma_i^2 / sigma_L^2`` (Song & Ermon 2019, Alg. 1)."""
     eps = positive_float("eps", eps)
-    sigmas = check_sigmas(sigmas)
-    return eps * sigmas**2 / sigmas[-1] ** 2
+    with jax.ensure_compile_time_eval():  # the levels are constants, also inside a jit
+        s = np.asarray(check_sigmas(sigmas), np.float64)
+    # the ratios in float64 (sigma_i^2 underflows float32 for sigma_i < 1e-19); `eps` may be
+    # traced by the user's jit, so only the ratios are checked here
+    ratio = (s / s[-1]) ** 2
+    if not np.all(ratio <= np.finfo(np.float32).max):
+        raise ValueError(
+            f"`sigmas` span too wide a range for float32 step sizes: (sigma_1 / sigma_L)^2 = "
+            f"{ratio[0]:.3g}, got sigmas {s.tolist()}."
+        )
+    return eps * jnp.asarray(ratio, jnp.result_type(float))
 
 
 def vp_lambdas(
@@ -124,9 +168,7 @@ def vp_lambdas(
     """
     num_levels = positive_int("num_levels", num_levels)
     schedule = one_of("schedule", schedule, LAMBDA_SCHEDULES)
-    lambda_min = float(lambda_min)
-    if not 0 < lambda_min < 1:
-        raise ValueError(f"`lambda_min` must lie strictly between 0 and 1, got {lambda_min!r}.")
+    lambda_min = open_unit("lambda_min", lambda_min)
     if num_levels == 1:
         return jnp.ones((1,), jnp.float32)
     t = np.linspace(0.0, 1.0, num_levels)
@@ -136,6 +178,11 @@ def vp_lambdas(
         lam = lambda_min + (1 - lambda_min) * np.sin(np.pi * t / 2) ** 2
     else:
         lam = np.minimum(1.0, lambda_min ** (1.0 - t))
+    if np.any(np.diff(lam.astype(np.float32)) <= 0):
+        raise ValueError(
+            f"`lambda_min`={lambda_min} is too close to 1 for {num_levels} distinct float32 "
+            "levels; lower `lambda_min` or `num_levels`."
+        )
     return check_lambdas(lam)
 
 

@@ -18,6 +18,8 @@ import numpyro.distributions as dist
 from jax import random
 from jax.typing import ArrayLike
 
+from .checks import positive_int
+
 __all__ = ["GaussianMixtureTarget", "paper_gmm", "balanced_gmm", "song_ermon_toy"]
 
 
@@ -40,6 +42,23 @@ class GaussianMixtureTarget:
     scales: np.ndarray
     start: str | tuple = "mode0"
     site: str = "x"
+
+    def __post_init__(self) -> None:
+        arrays = (self.weights, self.locs, self.scales)
+        w, locs, scales = (np.asarray(a, np.float64) for a in arrays)
+        if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(f"`weights` must be a non-empty 1-d array >= 0, got {w.tolist()}.")
+        if abs(w.sum() - 1.0) > 1e-5:
+            raise ValueError(f"`weights` must sum to 1, got sum {w.sum():.6g}.")
+        if locs.ndim != 2 or locs.shape[0] != w.size or locs.shape[1] < 1:
+            raise ValueError(
+                f"`locs` must have shape (K, d) = ({w.size}, d >= 1), got {locs.shape}."
+            )
+        if scales.shape != locs.shape or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+            raise ValueError(
+                f"`scales` must be positive and finite, of shape {locs.shape} (as `locs`), got "
+                f"shape {scales.shape}."
+            )
 
     @property
     def dim(self) -> int:
@@ -67,7 +86,10 @@ class GaussianMixtureTarget:
 
         :param x: draws ``(..., d)``.
         """
-        x = jnp.asarray(x)[..., None, :]
+        x = jnp.asarray(x)
+        if x.ndim < 1 or x.shape[-1] != self.dim:
+            raise ValueError(f"`x` must have shape (..., {self.dim}), got {x.shape}.")
+        x = x[..., None, :]
         comp = dist.Normal(jnp.asarray(self.locs), jnp.asarray(self.scales)).log_prob(x)
         logits = jnp.log(jnp.asarray(self.weights)) + comp.sum(-1)
         return logits - jax.scipy.special.logsumexp(logits, -1, keepdims=True)
@@ -89,14 +111,25 @@ class GaussianMixtureTarget:
         :param int num_chains: number of chains.
         :param start: overrides the target's ``start`` (same forms).
         """
+        num_chains = positive_int("num_chains", num_chains)
         start = self.start if start is None else start
         if isinstance(start, str) and start.startswith("mode"):
-            k = int(start[4:])
+            try:
+                k = int(start[4:])
+            except ValueError:
+                raise ValueError(
+                    f"`start` must be 'mode<k>' with an integer k, got {start!r}."
+                ) from None
             if not 0 <= k < self.num_modes:
                 raise ValueError(f"`start` mode must be in 0..{self.num_modes - 1}, got {k}.")
             eps = random.normal(rng_key, (num_chains, self.dim))
             x = jnp.asarray(self.locs[k]) + jnp.asarray(self.scales[k]) * eps
-        elif isinstance(start, tuple) and start[0] == "uniform":
+        elif isinstance(start, tuple) and start[:1] == ("uniform",):
+            low, high = (np.nan, np.nan) if len(start) != 3 else start[1:]
+            if not -np.inf < low < high < np.inf:
+                raise ValueError(
+                    f"`start` must be ('uniform', low, high) with finite low < high, got {start!r}."
+                )
             x = random.uniform(rng_key, (num_chains, self.dim), minval=start[1], maxval=start[2])
         else:
             raise ValueError(f"`start` must be 'mode<k>' or ('uniform', low, high), got {start!r}.")
@@ -108,7 +141,7 @@ def paper_gmm(dim: int = 100) -> GaussianMixtureTarget:
 
     :param int dim: dimension ``d``.
     """
-    ones = np.ones(dim, np.float32)
+    ones = np.ones(positive_int("dim", dim), np.float32)
     return GaussianMixtureTarget(
         "paper-gmm",
         np.array([0.2, 0.4, 0.4], np.float32),
@@ -123,7 +156,7 @@ def balanced_gmm(dim: int = 100) -> GaussianMixtureTarget:
 
     :param int dim: dimension ``d``.
     """
-    ones = np.ones(dim, np.float32)
+    ones = np.ones(positive_int("dim", dim), np.float32)
     return GaussianMixtureTarget(
         "balanced-gmm",
         np.full(3, 1 / 3, np.float32),

@@ -3,8 +3,9 @@
 The step size and mass matrix of a single Langevin chain are adapted by NumPyro's own
 ``warmup_adapter`` (dual averaging and windowed Welford estimates, as for NUTS). The chained
 sampler adapts one step-size multiplier per patch with the same dual-averaging scheme
-(Hoffman & Gelman 2014, as in :func:`numpyro.infer.hmc_util.dual_averaging`). Both update at
-every Langevin step of warmup, so ``num_warmup`` means what it means for NUTS.
+(Hoffman & Gelman 2014, as in :func:`numpyro.infer.hmc_util.dual_averaging`) at every
+Langevin step of warmup, and a diagonal mass matrix (each patch uses its coordinates' part)
+from the sweeps of NumPyro's middle windows, so ``num_warmup`` means what it means for NUTS.
 """
 
 from typing import Any, NamedTuple
@@ -12,7 +13,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpyro.infer.hmc_util import dual_averaging
+from numpyro.infer.hmc_util import build_adaptation_schedule, dual_averaging, welford_covariance
 
 __all__ = [
     "MIN_STEP_SIZE",
@@ -21,6 +22,8 @@ __all__ = [
     "patch_adapt_end",
     "patch_adapt_init",
     "patch_da_update",
+    "patch_mass_update",
+    "patch_mass_windows",
     "patch_step_scale",
     "running_mean",
     "stalled",
@@ -45,10 +48,16 @@ class PatchAdaptState(NamedTuple):
       since the smoothed conditionals of a patch differ in scale from level to level.
     - **da_state** - dual-averaging state ``(x, x_avg, g_avg, t, prox_center)`` of
       ``log step_scale``, batched like it.
+    - **mass_sqrt_inv** - ``(d,)`` diagonal factor ``A`` of the inverse mass matrix
+      ``M = A^2`` (the standard deviations estimated in warmup; ones when not adapted).
+    - **welford** - NumPyro's Welford state ``(mean, m2, n)`` of the per-coordinate variance
+      over the sweeps of the current adaptation window.
     """
 
     step_scale: Any
     da_state: Any
+    mass_sqrt_inv: Any = None
+    welford: Any = None
 
 
 def running_mean(mean: jax.Array, value: jax.Array, i: jax.Array, num_warmup: int) -> jax.Array:
@@ -59,19 +68,60 @@ def running_mean(mean: jax.Array, value: jax.Array, i: jax.Array, num_warmup: in
     return mean + (value - mean) / n
 
 
-def patch_adapt_init(num_patches: int, dtype: Any, levels: tuple = ()) -> PatchAdaptState:
-    """Unit multipliers and a fresh dual-averaging state for ``num_patches`` patches (times
-    ``levels``, e.g. ``(L,)`` for one multiplier per noise level)."""
-    scale = jnp.ones((num_patches, *levels), dtype)
-    # prox centre log(10 * 1), as in NumPyro's step-size adaptation
-    da = (
-        jnp.zeros_like(scale),
+def _da_init(scale: jax.Array) -> tuple:
+    # at the multipliers ``scale``, prox centre log(10 scale), as NumPyro's step-size adaptation
+    return (
+        jnp.log(scale),
         jnp.zeros_like(scale),
         jnp.zeros_like(scale),
         jnp.zeros(scale.shape, jnp.int32),
-        jnp.full_like(scale, np.log(10.0)),
+        jnp.log(10.0 * scale),
     )
-    return PatchAdaptState(scale, da)
+
+
+def patch_adapt_init(
+    num_patches: int, dtype: Any, levels: tuple = (), dim: int = 0
+) -> PatchAdaptState:
+    """Unit multipliers and a fresh dual-averaging state for ``num_patches`` patches (times
+    ``levels``, e.g. ``(L,)`` for one multiplier per noise level), and a unit diagonal mass
+    matrix over ``dim`` coordinates."""
+    scale = jnp.ones((num_patches, *levels), dtype)
+    wf_init = welford_covariance(diagonal=True)[0]
+    welford = jax.tree.map(lambda a: a.astype(dtype) if a.ndim else a, wf_init(dim))
+    return PatchAdaptState(scale, _da_init(scale), jnp.ones((dim,), dtype), welford)
+
+
+def patch_mass_windows(num_warmup: int) -> np.ndarray | None:
+    """The ``(start, end)`` transitions of NumPyro's middle adaptation windows (an
+    ``(n, 2)`` array), whose sweeps estimate the mass matrix; ``None`` if there are none
+    (fewer than 20 warmup transitions, as in NumPyro)."""
+    windows = build_adaptation_schedule(num_warmup)[1:-1]
+    return np.array([(w.start, w.end) for w in windows]) if windows else None
+
+
+def patch_mass_update(
+    state: PatchAdaptState, x: jax.Array, i: jax.Array, windows: np.ndarray
+) -> PatchAdaptState:
+    """After warmup transition ``i`` with position ``x``: in a middle window, add ``x`` to
+    the Welford estimate; at a window's end, make the (Stan-regularised) variance the
+    inverse mass matrix, restart the estimate and restart dual averaging from the current
+    multipliers, as NumPyro's ``warmup_adapter`` does at the end of a window."""
+    _, wf_update, wf_final = welford_covariance(diagonal=True)
+    inside = (i >= windows[0, 0]) & (i <= windows[-1, 1])
+    wf = jax.tree.map(
+        lambda a, b: jnp.where(inside, a, b), wf_update(x, state.welford), state.welford
+    )
+    at_end = jnp.any(i == jnp.asarray(windows[:, 1]))
+    _, _, sd = wf_final(wf, regularize=True)
+    fresh = jax.tree.map(jnp.zeros_like, wf)
+    da = jax.tree.map(
+        lambda a, b: jnp.where(at_end, a, b), _da_init(jnp.exp(state.da_state[0])), state.da_state
+    )
+    return state._replace(
+        mass_sqrt_inv=jnp.where(at_end, sd.astype(x.dtype), state.mass_sqrt_inv),
+        welford=jax.tree.map(lambda a, b: jnp.where(at_end, a, b), fresh, wf),
+        da_state=da,
+    )
 
 
 def patch_da_update(

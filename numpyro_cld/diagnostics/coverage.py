@@ -65,6 +65,10 @@ def _labels_coverage(
             f"`labels` must have shape (chain, draw), got shape {lab.shape}; for a "
             "single chain use labels[None]."
         )
+    if 0 in lab.shape:
+        raise ValueError(
+            f"`labels` must hold at least one chain and one draw, got shape {lab.shape}."
+        )
     lab = check_labels(lab, k)
     return _coverage_from_labels(lab, k, w, np.arange(lab.shape[0]), np.arange(lab.shape[1]))
 
@@ -144,6 +148,8 @@ def draws_coverage(
             f"`draws` must have shape (chain, draw, *event_shape) with {rule.event_ndim} "
             f"event dimension(s), got shape {x.shape}."
         )
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"`draws` must hold at least one chain and one draw, got shape {x.shape}.")
     lab = assign_modes(x, rule, batch_ndim=2, batch_size=batch_size)
     return _coverage_from_labels(lab, rule.num_modes, rule.weights, chain, draw)
 
@@ -159,7 +165,21 @@ def attach_coverage(idata: Any, coverage: xr.Dataset, group: str = "mode_coverag
         raise TypeError(
             f"`idata` must be an InferenceData (or DataTree), got {type(idata).__name__}."
         )
+    check_coverage(coverage)
+    if not isinstance(group, str) or not group:
+        raise TypeError(f"`group` must be a non-empty string, got {group!r}.")
     return azc.attach_group(idata, group, coverage)
+
+
+def check_coverage(coverage: Any, name: str = "coverage") -> xr.Dataset:
+    """``TypeError`` unless ``coverage`` is a :func:`mode_coverage` Dataset.
+
+    :param coverage: the object to check.
+    :param str name: how it is named in error messages.
+    """
+    if not isinstance(coverage, xr.Dataset) or "assigned_mode" not in coverage.data_vars:
+        raise TypeError(f"`{name}` must be a mode_coverage Dataset, got {type(coverage).__name__}.")
+    return coverage
 
 
 def frequencies_by_draw(coverage: xr.Dataset, *, cumulative: bool = False) -> xr.DataArray:
@@ -169,7 +189,7 @@ def frequencies_by_draw(coverage: xr.Dataset, *, cumulative: bool = False) -> xr
     :param coverage: a :func:`mode_coverage` Dataset.
     :param bool cumulative: pooled frequency of the draws up to each draw.
     """
-    lab = coverage["assigned_mode"].values
+    lab = check_coverage(coverage)["assigned_mode"].values
     onehot = lab[..., None] == np.arange(int(coverage.attrs["num_modes"]))
     f = onehot.mean(0)
     if cumulative:

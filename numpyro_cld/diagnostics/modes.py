@@ -239,6 +239,19 @@ def assign_modes(
     """
     rule = mode_rule(assign, num_modes=num_modes)
     x = np.asarray(draws)
+    if np.issubdtype(x.dtype, np.number) and not np.all(np.isfinite(x)):
+        # a NaN draw is nearest to no centre and most responsible to no component: the
+        # rules would all label it mode 0
+        raise ValueError(
+            f"`draws` contains {int(np.sum(~np.isfinite(x)))} NaN or infinite values (of "
+            f"{x.size}); a diverged chain has no mode. Drop or fix those draws first."
+        )
+    if batch_size is not None and (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size < 1
+    ):
+        raise ValueError(f"`batch_size` must be a positive integer or None, got {batch_size!r}.")
     batch, event = _split_event(x, rule, batch_ndim)
     flat = x.reshape((-1,) + event)
     n = flat.shape[0]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import random, vmap
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
@@ -45,6 +46,31 @@ def _check_like(name, params, prototype):
             f"`{name}` has the wrong structure or shape: expected "
             f"{jax.tree.map(jnp.shape, prototype)}, got {jax.tree.map(jnp.shape, params)}."
         )
+
+
+def _check_start(state, kernel: str) -> None:
+    """The start of every chain must be finite with a finite potential and score: a chain
+    started elsewhere would keep its start in every draw (no proposal from it is finite).
+    Skipped when ``init`` runs under a trace (``pmap``, the user's ``jit``)."""
+    leaves = jax.tree.leaves((state.z, state.potential_energy, state.z_grad))
+    if any(isinstance(a, jax.core.Tracer) for a in leaves):
+        return
+    checks = (
+        (state.z, "`init_params` must be finite, but chain(s) {} start at NaN or inf"),
+        (state.potential_energy, "the potential at `init_params` is not finite for chain(s) {}: "
+         "start inside the support of the target"),
+        (state.z_grad, "the score (gradient of the log density) at `init_params` is not "
+         "finite for chain(s) {}: check `score_fn`/`potential_fn` and the start"),
+    )  # fmt: skip
+    for value, message in checks:
+        arrays = [np.asarray(a) for a in jax.tree.leaves(value)]
+        lead = np.shape(state.potential_energy)  # () for one chain, (C,) vectorised
+        bad = np.zeros(lead, bool)
+        for a in arrays:
+            bad |= ~np.isfinite(a.reshape(lead + (-1,))).all(-1)
+        if bad.any():
+            chains = np.flatnonzero(np.atleast_1d(bad)).tolist()
+            raise ValueError(f"{kernel}: " + message.format(chains) + ".")
 
 
 class LangevinBase(FaultAccounting, MCMCKernel):
@@ -144,6 +170,7 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         else:
             state = init_one(init_params, rng_key)
             sample_fn = self._sample_one
+        _check_start(state, type(self).__name__)
         self._fault_warned = False
         self._sample_fn = self._reporting_faults(sample_fn)
         return state

@@ -107,6 +107,11 @@ class ChainedLangevin(LangevinBase):
         consecutive ranges in order.
     :param bool adapt_step_size: with ``adjust=True``, per-patch dual averaging of the step
         size to ``target_accept_prob`` during warmup.
+    :param adapt_mass_matrix: estimate a diagonal mass matrix in warmup (from the sweeps of
+        NumPyro's middle adaptation windows, as NUTS does); each patch is preconditioned by
+        its coordinates' part. Default: with ``adapt_step_size`` for the full sweep (see
+        :func:`~numpyro_cld.samplers.chained` for why not for the prefix sweep); never with
+        ``sigmas``, whose smoothed levels differ in scale and adapt per level instead.
     :param float target_accept_prob: target of the adaptation.
     :param init_strategy: NumPyro per-site initialisation strategy.
     :param eps: former name of ``step_size`` (deprecated, ``FutureWarning``).
@@ -150,6 +155,7 @@ class ChainedLangevin(LangevinBase):
         order: str = "sequential",
         blocks: Sequence | None = None,
         adapt_step_size: bool = True,
+        adapt_mass_matrix: bool | None = None,
         target_accept_prob: float = 0.574,
         init_strategy: Callable = init_to_uniform,
         eps: float | None = None,
@@ -180,6 +186,17 @@ class ChainedLangevin(LangevinBase):
             adjust = score_fn is None and getattr(prefix_source, "has_density", True)
         self._adjust = bool(adjust)
         self._adapt_step_size = bool(adapt_step_size) and self._adjust
+        if adapt_mass_matrix and not self._adapt_step_size:
+            raise ValueError(
+                "`adapt_mass_matrix=True` needs adjust=True and adapt_step_size=True: the "
+                "step sizes are re-adapted after each new mass matrix."
+            )
+        if adapt_mass_matrix and sigmas is not None and not self._auto_sigmas:
+            raise ValueError(
+                "`adapt_mass_matrix=True` cannot be used with explicit `sigmas`: the smoothed "
+                "levels differ in scale (their step sizes adapt per level instead)."
+            )
+        self._adapt_mass_matrix = adapt_mass_matrix
         self._target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
         check_prefix_args(
             self._conditional,
@@ -314,6 +331,19 @@ class ChainedLangevin(LangevinBase):
         sigmas = np.asarray(self._sigmas, np.float64)  # a constant, also inside a trace
         return None if sigmas[-1] > 0 else self._step_size + 0.5 * sigmas**2
 
+    def _mass_with_levels(self):
+        """``adapt_mass_matrix`` once the levels are known (``sigmas="auto"`` anneals some
+        models and not others)."""
+        if self._sigmas is None:
+            return self._adapt_mass_matrix  # None: the sampler's default for this sweep
+        if self._adapt_mass_matrix:
+            raise ValueError(
+                "`adapt_mass_matrix=True`: this model's prefix sweep is annealed "
+                "(sigmas='auto'), and the smoothed levels differ in scale; pass sigmas=None "
+                "for an unannealed sweep with a mass matrix."
+            )
+        return False
+
     def _sampler(self, model_args, model_kwargs):
         prefix = (
             self._prefix(model_args, model_kwargs)
@@ -332,5 +362,6 @@ class ChainedLangevin(LangevinBase):
             order=self._order,
             num_warmup=self._num_warmup,
             adapt_step_size=self._adapt_step_size,
+            adapt_mass_matrix=self._mass_with_levels(),
             target_accept_prob=self._target_accept_prob,
         )

@@ -5,6 +5,7 @@ from (a user source, a prefix potential, or exact marginals of the model)."""
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ..blocks.patches import PatchLayout, patch_layout
@@ -93,6 +94,14 @@ def prefix_kind(
             raise ValueError(
                 f"`prefix_source` was built for patch_size {ps}, but the "
                 f"kernel has `patch_size`={patch_size}."
+            )
+        # a source knows its dimension as `dim` (potential, network) or by its means
+        locs = getattr(prefix_source, "locs", None)
+        dim = getattr(prefix_source, "dim", None if locs is None else np.shape(locs)[-1])
+        if dim is not None and int(dim) != layout.dim:
+            raise ValueError(
+                f"`prefix_source` was built for dimension {int(dim)}, but the model's latent "
+                f"vector has {layout.dim} coordinates."
             )
         return "user"
     if prefix_potential is not None:

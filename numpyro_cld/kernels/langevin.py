@@ -5,7 +5,7 @@ from typing import Any
 
 from numpyro.infer.initialization import init_to_uniform
 
-from ..checks import open_unit, positive_float, positive_int
+from ..checks import inverse_mass, open_unit, positive_float, positive_int
 from ..samplers.langevin import langevin
 from .base import LangevinBase
 
@@ -107,7 +107,7 @@ class Langevin(LangevinBase):
             self._adjust if adapt_mass_matrix is None else bool(adapt_mass_matrix)
         )
         self._dense_mass = bool(dense_mass)
-        self._inverse_mass_matrix = inverse_mass_matrix
+        self._inverse_mass_matrix = inverse_mass("inverse_mass_matrix", inverse_mass_matrix)
 
     def get_diagnostics_str(self, state):
         return (

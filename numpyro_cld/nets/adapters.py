@@ -22,6 +22,7 @@ from flax import nnx
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike
 
+from ..checks import float_array
 from .autoregressive import Context, PatchLSTM
 from .conv import ScoreConv
 from .layers import check_patch_size
@@ -42,7 +43,7 @@ def check_sigmas(
     """
     if sigmas is None:
         return None
-    arr = np.atleast_1d(np.asarray(sigmas, np.float64))
+    arr = np.atleast_1d(float_array("sigmas", sigmas))
     trained = np.asarray(net.sigmas)
     if arr.ndim != 1 or not np.all(np.isfinite(arr)):
         raise ValueError(f"`sigmas` must be a 1-d array of finite noise levels, got {sigmas!r}.")
@@ -72,6 +73,8 @@ def as_score_fn(
             "`net` is a PatchLSTM (prefix-conditional scores); use "
             "as_prefix_source for ChainedLangevin."
         )
+    if not isinstance(net, (ScoreMLP, ScoreConv)):
+        raise TypeError(f"`net` must be a ScoreMLP or ScoreConv, got {type(net).__name__}.")
     check_sigmas(net, sigmas)
     graphdef, state = nnx.split(net)
 

@@ -24,6 +24,7 @@ import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
+from ..checks import positive_int
 from .layers import as_sigmas, check_input, check_patch_size
 
 __all__ = ["PatchLSTM"]
@@ -69,6 +70,9 @@ class PatchLSTM(nnx.Module):
         event_shape = (
             (int(event_shape),) if np.ndim(event_shape) == 0 else tuple(int(s) for s in event_shape)
         )
+        if not event_shape or min(event_shape) < 1:
+            raise ValueError(f"`event_shape` must be positive sizes, got {event_shape!r}.")
+        hidden, num_layers = positive_int("hidden", hidden), positive_int("num_layers", num_layers)
         self.event_shape = event_shape
         self.dim = math.prod(event_shape)
         self.patch_size = check_patch_size(self.dim, patch_size)

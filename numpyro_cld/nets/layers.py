@@ -14,6 +14,8 @@ import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
+from ..checks import float_array
+
 
 def as_sigmas(sigmas: ArrayLike, name: str = "sigmas") -> tuple[float, ...]:
     """Trained noise levels as a tuple of positive floats (hashable, so it can live in the graph).
@@ -23,7 +25,7 @@ def as_sigmas(sigmas: ArrayLike, name: str = "sigmas") -> tuple[float, ...]:
     """
     if sigmas is None:
         raise TypeError(f"`{name}` is required: the noise levels the network is trained on.")
-    arr = np.atleast_1d(np.asarray(sigmas, dtype=np.float64))
+    arr = np.atleast_1d(float_array(name, sigmas))
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(
             f"`{name}` must be a non-empty 1-d array of positive finite numbers, got {sigmas!r}."
@@ -97,7 +99,17 @@ def check_input(x: ArrayLike, event_shape: Sequence[int], name: str = "x") -> tu
 def broadcast_sigma(sigma: ArrayLike, batch_shape: tuple[int, ...]) -> jax.Array:
     """``sigma`` as float32, broadcast to ``batch_shape``.
 
-    :param sigma: a scalar or a ``batch_shape`` array of noise levels.
+    :param sigma: a scalar or a ``batch_shape`` array of noise levels; positive (checked
+        unless traced).
     :param tuple batch_shape: the batch shape of the input.
     """
-    return jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), batch_shape)
+    sigma = jnp.asarray(sigma, jnp.float32)
+    if not isinstance(sigma, jax.core.Tracer) and not bool(jnp.all(sigma > 0)):
+        raise ValueError(f"`sigma` must be positive (a noise level), got {np.asarray(sigma)}.")
+    try:
+        return jnp.broadcast_to(sigma, batch_shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`sigma` must be a scalar or of the batch shape {tuple(batch_shape)} of `x`, got "
+            f"shape {sigma.shape}."
+        ) from None

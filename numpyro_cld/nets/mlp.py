@@ -11,6 +11,7 @@ import jax
 from flax import nnx
 from jax.typing import ArrayLike
 
+from ..checks import positive_int
 from .layers import SigmaEmbedding, as_sigmas, broadcast_sigma, check_input
 
 __all__ = ["ScoreMLP"]
@@ -43,7 +44,8 @@ class ScoreMLP(nnx.Module):
     def __init__(
         self, dim: int, sigmas: ArrayLike, *, hidden: int = 128, depth: int = 3, rngs: nnx.Rngs
     ) -> None:
-        self.dim = int(dim)
+        self.dim = positive_int("dim", dim)
+        hidden, depth = positive_int("hidden", hidden), positive_int("depth", depth)
         self.event_shape = (self.dim,)
         self.sigmas = as_sigmas(sigmas)
         self.config = (

@@ -7,6 +7,7 @@ Everything is seeded: the same ``seed`` gives the same split, batches and parame
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from flax import nnx, serialization
 from jax import lax, random
 from numpy.typing import ArrayLike
 
+from ..checks import float_array, nonnegative_int, number, positive_float
 from .autoregressive import PatchLSTM
 from .conv import ScoreConv
 from .dsm import Loss, loss_for
@@ -58,7 +60,8 @@ def check_data(net: Net, data: ArrayLike, name: str = "data") -> np.ndarray:
     :param data: ``(N, *event_shape)`` or ``(N, dim)`` samples.
     :param str name: how the argument is named in error messages.
     """
-    arr = np.asarray(data, dtype=np.float32)
+    _check_net(net)
+    arr = float_array(name, data, np.float32)
     if arr.ndim < 2 or arr.shape[0] < 2:
         raise ValueError(
             f"`{name}` must be an array of at least 2 samples on its leading "
@@ -70,6 +73,13 @@ def check_data(net: Net, data: ArrayLike, name: str = "data") -> np.ndarray:
     if check_input(arr, net.event_shape, name) != (arr.shape[0],):
         raise ValueError(f"`{name}` must have shape (N, {net.event_shape}), got {arr.shape}.")
     return arr
+
+
+def _check_net(net: Any) -> None:
+    if not isinstance(net, tuple(_NETS.values())):
+        raise TypeError(
+            f"`net` must be a ScoreMLP, ScoreConv or PatchLSTM, got {type(net).__name__}."
+        )
 
 
 def _progress(total: int, enabled: bool) -> Any:
@@ -112,8 +122,13 @@ def train(
     for name, v in (("steps", steps), ("batch_size", batch_size), ("log_every", log_every)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"`{name}` must be a positive integer, got {v!r}.")
-    if not 0 <= holdout < 1:
+    if not 0 <= number("holdout", holdout, "a fraction in [0, 1)") < 1:
         raise ValueError(f"`holdout` must lie in [0, 1), got {holdout!r}.")
+    if not callable(learning_rate):
+        positive_float("learning_rate", learning_rate)
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"`loss_fn` must be callable loss(net, batch, key), got {loss_fn!r}.")
+    seed = nonnegative_int("seed", seed)
     arr = check_data(net, data)
     arr = arr[np.random.default_rng(seed).permutation(len(arr))]
     n_hold = int(round(holdout * len(arr)))
@@ -177,35 +192,96 @@ def train(
     )
 
 
+def _digest(params: Any) -> str:
+    # SHA-256 of the serialized parameters: flipped bytes in a weight do not break msgpack
+    return hashlib.sha256(serialization.msgpack_serialize(params)).hexdigest()
+
+
 def save(net: Net, path: str | os.PathLike) -> None:
-    """Write the network's type, constructor arguments and parameters to ``path`` (msgpack).
+    """Write the network's type, constructor arguments and parameters to ``path`` (msgpack),
+    with a SHA-256 of the parameters that :func:`load` checks. The file is written next to
+    ``path`` and then renamed, so a failed write leaves no partial file.
 
     :param net: the network.
-    :param path: the file to write.
+    :param path: the file to write; its folder must exist.
     """
+    _check_net(net)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"`path` must be a file in an existing folder, got {os.fspath(path)!r}."
+        )
+    params = nnx.to_pure_dict(nnx.state(net, nnx.Param))
     payload = {
         "format": _FORMAT,
         "type": type(net).__name__,
         "config": json.dumps(dict(net.config)),
-        "params": nnx.to_pure_dict(nnx.state(net, nnx.Param)),
+        "sha256": _digest(params),
+        "params": params,
     }
-    with open(path, "wb") as f:
-        f.write(serialization.msgpack_serialize(payload))
+    data = serialization.msgpack_serialize(payload)
+    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def load(path: str | os.PathLike) -> Net:
     """Rebuild a network written by :func:`save`.
 
-    :param path: a file written by :func:`save`.
+    :param path: a file written by :func:`save`. ``ValueError`` naming ``path`` if it is
+        not such a file, is truncated or corrupt (SHA-256 mismatch; files without one, from
+        before it was stored, are not checked), or its weights do not fit its config.
     """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"`path` {os.fspath(path)!r} is not a file.")
     with open(path, "rb") as f:
-        payload = serialization.msgpack_restore(f.read())
+        raw = f.read()
+    try:
+        payload = serialization.msgpack_restore(raw)
+    except Exception as err:  # noqa: BLE001 - msgpack raises several types on bad bytes
+        raise ValueError(
+            f"`path` {os.fspath(path)!r} is not a numpyro_cld network file (unreadable "
+            f"msgpack: {err})."
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise ValueError(f"`path` {path!r} is not a numpyro_cld network file.")
-    cls = _NETS[payload["type"]]
-    net = cls(**json.loads(payload["config"]), rngs=nnx.Rngs(0))
+        raise ValueError(f"`path` {os.fspath(path)!r} is not a numpyro_cld network file.")
+    if payload.get("type") not in _NETS:
+        raise ValueError(
+            f"`path` {os.fspath(path)!r} holds an unknown network type {payload.get('type')!r} "
+            f"(known: {sorted(_NETS)})."
+        )
+    params = payload.get("params")
+    if "sha256" in payload and (
+        not isinstance(params, dict) or _digest(params) != payload["sha256"]
+    ):
+        raise ValueError(
+            f"`path` {os.fspath(path)!r} is corrupt: the SHA-256 of its weights does not "
+            "match the one stored when it was saved."
+        )
+    try:
+        config = json.loads(payload["config"])
+        net = _NETS[payload["type"]](**config, rngs=nnx.Rngs(0))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"`path` {os.fspath(path)!r} has an invalid network config: {err}"
+        ) from None
     state = nnx.state(net, nnx.Param)
-    nnx.replace_by_pure_dict(state, _int_keys(payload["params"]))
+    expected = nnx.to_pure_dict(state)
+    params = _int_keys(params) if isinstance(params, dict) else params
+    if jax.tree.structure(params) != jax.tree.structure(expected) or any(
+        np.shape(a) != np.shape(b)
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected), strict=True)
+    ):
+        raise ValueError(
+            f"`path` {os.fspath(path)!r}: the stored weights do not fit the stored config "
+            f"{config} (different layers or shapes)."
+        )
+    nnx.replace_by_pure_dict(state, params)
     nnx.update(net, state)
     return net
 

@@ -17,6 +17,8 @@ from ..blocks.adaptation import (
     patch_adapt_end,
     patch_adapt_init,
     patch_da_update,
+    patch_mass_update,
+    patch_mass_windows,
     patch_step_scale,
     running_mean,
     stalled,
@@ -49,6 +51,7 @@ def chained(
     order: str = "sequential",
     num_warmup: int = 0,
     adapt_step_size: bool | None = None,
+    adapt_mass_matrix: bool | None = None,
     target_accept_prob: float = 0.574,
 ) -> tuple[Callable, Callable]:
     """Chained Langevin dynamics as a pair of pure functions.
@@ -75,6 +78,13 @@ def chained(
     :param str order: ``"sequential"`` or ``"random"`` (full sweep only).
     :param int num_warmup: transitions of warmup adaptation.
     :param adapt_step_size: per-patch dual averaging in warmup (default ``adjust``).
+    :param adapt_mass_matrix: a diagonal mass matrix estimated from the sweeps of NumPyro's
+        middle warmup windows, each patch preconditioned by its coordinates' part (default:
+        with ``adapt_step_size`` for the full sweep; not with ``sigmas``, whose smoothed
+        levels differ in scale and adapt their step sizes per level instead). The prefix
+        sweep may use one, but by default does not: its patch chains are not exact draws,
+        and a faster-moving early patch leaves the later ones further behind (measured on a
+        hierarchical model: variance 1.49 instead of 1.25 with it, 1.37 without).
     :param float target_accept_prob: target of the adaptation.
     :return: ``(init, step)`` with ``init(position, rng_key) -> LangevinState`` and
         ``step(rng_key, state) -> LangevinState``.
@@ -85,6 +95,14 @@ def chained(
     target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
     adjust = bool(adjust)
     adapt_step_size = adjust if adapt_step_size is None else bool(adapt_step_size) and adjust
+    if adapt_mass_matrix is None:
+        adapt_mass_matrix = adapt_step_size and sigmas is None and prefix_source is None
+    if adapt_mass_matrix and (sigmas is not None or not adjust):
+        raise ValueError(
+            "`adapt_mass_matrix=True` needs adjust=True and no `sigmas`: the smoothed levels "
+            "of Chained-ALD differ in scale (their step sizes adapt per level instead)."
+        )
+    mass_windows = patch_mass_windows(num_warmup) if adapt_mass_matrix else None
     prefix = prefix_source is not None
     if sigmas is not None and not prefix:
         raise ValueError(
@@ -119,7 +137,9 @@ def chained(
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
         pe, score = potential_and_score(position, rng_key)
-        adapt_state = patch_adapt_init(layout.num_patches, jnp.result_type(position), levels)
+        adapt_state = patch_adapt_init(
+            layout.num_patches, jnp.result_type(position), levels, jnp.size(position)
+        )
         return initial_state(position, pe, score, adapt_state)
 
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
@@ -145,6 +165,7 @@ def chained(
             # one multiplier per level: (L,) here, stored as () without sigmas
             scale = jnp.reshape(patch_step_scale(adapt, i, warm), (-1,))
             da = jax.tree.map(lambda a: jnp.reshape(a[i], (-1,)), adapt.da_state)
+            mass = adapt.mass_sqrt_inv[idx]
 
             def make_source(ctx, sigma):
                 if prefix:
@@ -164,8 +185,9 @@ def chained(
                 st = StepState(xp, *fn(xp, k_init))
                 if not adapt_step_size:
                     st, info = langevin_steps(
-                        k_steps, st, fn, eta * scale, adjust=adjust, num_steps=steps_per_patch
-                    )
+                        k_steps, st, fn, eta * scale, mass, adjust=adjust,
+                        num_steps=steps_per_patch,
+                    )  # fmt: skip
                     return (st.x, k), (da, info.accept_prob, info.num_diverging)
                 # dual averaging at every step of warmup (the multiplier is exp(da.x) then)
                 st, info, da = adaptive_langevin_steps(
@@ -173,7 +195,7 @@ def chained(
                     st,
                     fn,
                     da,
-                    params=lambda da: (eta * jnp.where(warm, jnp.exp(da[0]), scale), 1.0),
+                    params=lambda da: (eta * jnp.where(warm, jnp.exp(da[0]), scale), mass),
                     update=lambda j, acc, x, da: patch_da_update(da, acc, target_accept_prob, warm),
                     adjust=adjust,
                     num_steps=steps_per_patch,
@@ -198,6 +220,8 @@ def chained(
         pe, score = potential_and_score(x, key_src)
         if adapt_step_size:
             adapt_state = patch_adapt_end(adapt_state, state.i, num_warmup)
+        if mass_windows is not None:
+            adapt_state = patch_mass_update(adapt_state, x, state.i, mass_windows)
         accept_prob = jnp.mean(acc_patch)
         ndiv = jnp.maximum(ndiv, stalled(eta_l * adapt_state.step_scale))
         return LangevinState(

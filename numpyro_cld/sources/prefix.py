@@ -25,6 +25,8 @@ from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 from jax.typing import ArrayLike
 
+from ..checks import positive_int
+
 __all__ = ["GaussianMixturePrefix", "PatchStarts", "PotentialPrefix"]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -36,11 +38,53 @@ class PatchStarts:
     def _init_starts(self, patch_size, starts):
         if (patch_size is None) == (starts is None):
             raise ValueError("Give exactly one of `patch_size` or `starts`.")
+        if patch_size is not None:
+            patch_size = positive_int("patch_size", patch_size)
+        else:
+            table = np.asarray(starts)
+            if (
+                table.ndim != 1
+                or table.size == 0
+                or not np.issubdtype(table.dtype, np.integer)
+                or table[0] != 0
+                or np.any(np.diff(table) <= 0)
+            ):
+                raise ValueError(
+                    f"`starts` must be increasing integer coordinates from 0, got {starts!r}."
+                )
         self.patch_size = patch_size
         self._table = None if starts is None else jnp.asarray(np.asarray(starts, np.int32))
 
     def start(self, i: ArrayLike) -> ArrayLike:
         return i * self.patch_size if self._table is None else self._table[i]
+
+
+def _check_mixture(log_weights, locs, scales, scale_tril) -> None:
+    """Shapes ``(K,)``, ``(K, d)``, ``(K, d)`` (or broadcastable) / ``(K, d, d)``; positive
+    scales when their values are concrete."""
+    k_d = jnp.shape(locs)
+    if len(k_d) != 2 or 0 in k_d:
+        raise ValueError(f"`locs` must have shape (K, d) with K, d >= 1, got {k_d}.")
+    if jnp.shape(log_weights) != k_d[:1]:
+        raise ValueError(
+            f"`log_weights` must have shape ({k_d[0]},), one per component of `locs`, got "
+            f"{jnp.shape(log_weights)}."
+        )
+    if scale_tril is not None and jnp.shape(scale_tril) != (k_d[0], k_d[1], k_d[1]):
+        raise ValueError(
+            f"`scale_tril` must have shape {(k_d[0], k_d[1], k_d[1])}, got {jnp.shape(scale_tril)}."
+        )
+    if scales is not None:
+        try:
+            fits = np.broadcast_shapes(jnp.shape(scales), k_d) == k_d
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"`scales` must broadcast to the shape {k_d} of `locs`, got {jnp.shape(scales)}."
+            )
+        if not isinstance(scales, jax.core.Tracer) and not np.all(np.asarray(scales) > 0):
+            raise ValueError("`scales` must be positive standard deviations.")
 
 
 class GaussianMixturePrefix(PatchStarts):
@@ -72,6 +116,7 @@ class GaussianMixturePrefix(PatchStarts):
         # floating whatever the model wrote (``Normal(0, 1)`` has integer parameters): the
         # contexts built from these are carried through a scan and must keep one dtype
         dtype = jnp.result_type(jnp.asarray(locs), float)
+        _check_mixture(log_weights, locs, scales, scale_tril)
         log_weights = jnp.asarray(log_weights, dtype)
         self.log_weights = log_weights - logsumexp(log_weights)
         self.locs = jnp.asarray(locs, dtype)
@@ -161,7 +206,7 @@ class PotentialPrefix(PatchStarts):
     ):
         self._init_starts(patch_size, starts)
         self.prefix_potential = prefix_potential
-        self.dim = int(dim)
+        self.dim = positive_int("dim", dim)
 
     def init_context(self, sigma: ArrayLike) -> Any:
         return jnp.zeros((self.dim,))

@@ -13,12 +13,12 @@ from jax import random
 from numpy.testing import assert_allclose
 from numpyro.infer import MCMC
 
-from .test_numpyro_mcmc import KERNELS, make_kernel
+from .test_numpyro_mcmc import CI_KERNELS, make_kernel
 
 pytestmark = pytest.mark.filterwarnings("ignore:There are not enough devices:UserWarning")
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 @pytest.mark.parametrize("num_chains", [1, 2])
 @pytest.mark.parametrize("chain_method", ["sequential", "vectorized"])
 def test_empty_model(kind, num_chains, chain_method):
@@ -32,7 +32,7 @@ def test_empty_model(kind, num_chains, chain_method):
     mcmc.print_summary()
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 def test_all_deterministic(kind):
     def model1():
         numpyro.deterministic("x", 1.0)
@@ -48,7 +48,7 @@ def test_all_deterministic(kind):
         assert mcmc.get_samples()["x"].shape == (num_samples,) + shape
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 def test_prior_with_sample_shape(kind):
     data = {
         "J": 8,
@@ -70,7 +70,7 @@ def test_prior_with_sample_shape(kind):
     assert mcmc.get_samples()["theta"].shape == (num_samples, data["J"])
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 @pytest.mark.parametrize("batch_shape", [(), (4,)])
 def test_trivial_dirichlet(kind, batch_shape):
     def model():
@@ -84,7 +84,7 @@ def test_trivial_dirichlet(kind, batch_shape):
     assert_allclose(mcmc.get_samples()["x"], jnp.ones((num_samples,) + batch_shape + (1,)))
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 @pytest.mark.parametrize("num_chains", [1, 2])
 def test_compile_warmup_run(kind, num_chains):
     def model():
@@ -105,7 +105,7 @@ def test_compile_warmup_run(kind, num_chains):
     assert_allclose(actual_samples, expected_samples)
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 @pytest.mark.parametrize("jit_args", [False, True])
 def test_model_with_multiple_exec_paths(kind, jit_args):
     def model(a=None, b=None, z=None):
@@ -135,7 +135,7 @@ def test_model_with_multiple_exec_paths(kind, jit_args):
     assert set(mcmc.get_samples()) == {"a", "x", "y", "sigma"}
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 def test_model_with_lift_handler(kind):
     def model(data):
         c = numpyro.param("c", jnp.array(1.0), constraint=dist.constraints.positive)
@@ -146,7 +146,7 @@ def test_model_with_lift_handler(kind):
     mcmc.run(random.key(1), jnp.exp(random.normal(random.key(0), (1000,))))
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 def test_init_strategy_substituted_model(kind):
     def model():
         numpyro.sample("x", dist.Normal(0, 1))
@@ -159,7 +159,7 @@ def test_init_strategy_substituted_model(kind):
         mcmc.run(random.key(1))
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 def test_discrete_site_without_infer_enumerate(kind):
     def model():
         numpyro.sample("x", dist.Bernoulli(0.5))
@@ -171,7 +171,7 @@ def test_discrete_site_without_infer_enumerate(kind):
         mcmc.run(random.key(0))
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 def test_vectorized_sampling_zero_sized(kind):
     n = 0
     sigma = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
@@ -189,7 +189,7 @@ def test_vectorized_sampling_zero_sized(kind):
     assert mcmc.get_samples()["scores"].shape == (200, 0, 8)
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 @pytest.mark.parametrize("remove_sites", [("~z.a", "~z.b"), ("~z.a", "~z.a")])
 def test_remove_sites(kind, remove_sites):
     def model():
@@ -202,7 +202,7 @@ def test_remove_sites(kind, remove_sites):
     assert all([site[3:] not in samps for site in remove_sites])
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 def test_extra_fields_include_unconstrained_samples(kind):
     def model():
         numpyro.sample("x", dist.HalfNormal(1))
@@ -212,7 +212,7 @@ def test_extra_fields_include_unconstrained_samples(kind):
     assert_allclose(mcmc.get_samples()["x"], jnp.exp(mcmc.get_extra_fields()["z.x"]), rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 def test_extra_fields(kind):
     def model():
         numpyro.sample("x", dist.Normal(0, 1), sample_shape=(5,))

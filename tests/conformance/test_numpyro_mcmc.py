@@ -27,6 +27,8 @@ from numpyro.infer import MCMC
 from numpyro_cld import ChainedLangevin, Langevin
 
 KERNELS = ["mala", "mwg", "chained"]
+# CI runs the API tests on the package's headline default, the others in the slow suite
+CI_KERNELS = [k if k == "chained" else pytest.param(k, marks=pytest.mark.slow) for k in KERNELS]
 
 
 def make_kernel(kind, model=None, potential_fn=None, dense_mass=False):

@@ -20,7 +20,7 @@ from numpyro.distributions.transforms import OrderedTransform
 from numpyro.infer import MCMC, init_to_uniform
 from numpyro.infer.reparam import LocScaleReparam, ProjectedNormalReparam
 
-from .test_numpyro_mcmc import KERNELS, make_kernel
+from .test_numpyro_mcmc import CI_KERNELS, KERNELS, make_kernel
 
 CHAINS, WARMUP, DRAWS = 4, 300, 300
 
@@ -82,6 +82,7 @@ EXACT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KERNELS)
 def test_every_support(kind):
     samples = run(kind, supports_model)
@@ -163,7 +164,7 @@ HANDLED = {
 }
 
 
-@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("kind", CI_KERNELS)
 @pytest.mark.parametrize("handler", sorted(HANDLED))
 def test_handler_is_honoured(kind, handler):
     model, args, site, mean, sd = HANDLED[handler]
