@@ -475,6 +475,7 @@ def test_prefix_finds_modes_where_vanilla_and_full_sweep_stay():
 
 
 # -- NumPyro integration -----------------------------------------------------------------
+@pytest.mark.slow  # CI budget: resume is covered by test_reliability
 def test_vectorized_resume_and_arviz():
     az = pytest.importorskip("arviz")
     model, _ = two_mixture(d=4)
@@ -509,6 +510,7 @@ def test_vectorized_resume_and_arviz():
     assert "diverging" in idata.sample_stats
 
 
+@pytest.mark.slow  # CI budget: Langevin's Gibbs block test runs in CI
 def test_as_gibbs_block(mc_check):
     def model():
         x = numpyro.sample("x", dist.Normal(jnp.zeros(2), 1.0))

@@ -88,6 +88,7 @@ def test_ula_stationary_variance_is_biased(eta):
     assert abs(var - 1.0) > tol  # the O(eta) bias is real and measured
 
 
+@pytest.mark.slow  # CI budget: test_reliability checks same-key draws for every kernel
 def test_same_key_same_draws_and_vectorized_equals_sequential():
     k = Langevin(gaussian5, adjust=True, num_steps=3)
     a = run(k, num_chains=2, num_warmup=50, num_samples=100).get_samples()["x"]
@@ -319,7 +320,9 @@ def test_init_params_required_without_model():
         mcmc.run(random.key(0))
 
 
-@pytest.mark.parametrize("kernel_cls", ["Langevin", "ChainedLangevin"])
+@pytest.mark.parametrize(
+    "kernel_cls", ["Langevin", pytest.param("ChainedLangevin", marks=pytest.mark.slow)]
+)
 def test_improper_uniform_site_as_in_numpyro(kernel_cls, mc_check):
     """An ImproperUniform latent cannot be sampled; NumPyro initialises it in unconstrained
     space, and so must our kernels (they used to raise NotImplementedError). Flat prior and

@@ -233,8 +233,15 @@ def test_prefix_protocol_matches_full_pass_and_is_causal():
     "make",
     [
         lambda: nets.ScoreMLP(3, SIGMAS, hidden=8, rngs=nnx.Rngs(0)),
-        lambda: nets.ScoreConv((4, 4), SIGMAS, channels=4, depth=2, rngs=nnx.Rngs(0)),
-        lambda: nets.PatchLSTM((4, 4), 4, SIGMAS, hidden=8, num_layers=2, rngs=nnx.Rngs(0)),
+        # CI budget: the MLP in CI, the other two in the slow suite
+        pytest.param(
+            lambda: nets.ScoreConv((4, 4), SIGMAS, channels=4, depth=2, rngs=nnx.Rngs(0)),
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            lambda: nets.PatchLSTM((4, 4), 4, SIGMAS, hidden=8, num_layers=2, rngs=nnx.Rngs(0)),
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_save_load_round_trip(make, tmp_path):

@@ -171,7 +171,9 @@ def test_smooth_distribution_normal_closed_forms():
     np.testing.assert_allclose([d.loc, d.scale], [3.0, 2.5], rtol=1e-6)
 
 
-@pytest.mark.parametrize("path, level", [("ve", 1.0), ("vp", 0.5)])
+@pytest.mark.parametrize(
+    "path, level", [pytest.param("ve", 1.0, marks=pytest.mark.slow), ("vp", 0.5)]
+)
 def test_mc_tweedie_converges_to_exact(path, level):
     exact_src = exact_level_source(model, (), {}, path, GaussianBase(), unravel)
     x = jnp.array([0.5, 0.5])

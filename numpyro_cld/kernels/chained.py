@@ -124,12 +124,12 @@ class ChainedLangevin(LangevinBase):
         >>> import numpyro, numpyro.distributions as dist
         >>> from numpyro.infer import MCMC
         >>> from numpyro_cld import ChainedLangevin
-        >>> def model():  # two modes 2 sqrt(50) = 14 standard deviations apart
+        >>> def model():  # two modes 2 sqrt(20) = 9 standard deviations apart
         ...     mix = dist.Categorical(probs=jnp.array([0.5, 0.5]))
-        ...     comp = dist.Normal(jnp.array([[-1.0] * 50, [1.0] * 50]), 1.0).to_event(1)
+        ...     comp = dist.Normal(jnp.array([[-1.0] * 20, [1.0] * 20]), 1.0).to_event(1)
         ...     numpyro.sample("x", dist.MixtureSameFamily(mix, comp))
         >>> mcmc = MCMC(ChainedLangevin(model, patch_size=2), num_warmup=50,
-        ...             num_samples=400, progress_bar=False)
+        ...             num_samples=200, progress_bar=False)
         >>> mcmc.run(jax.random.key(0))
         >>> frac = float((mcmc.get_samples()["x"].mean(-1) > 0).mean())
         >>> 0.3 < frac < 0.7

@@ -85,7 +85,7 @@ def test_trivial_dirichlet(kind, batch_shape):
 
 
 @pytest.mark.parametrize("kind", CI_KERNELS)
-@pytest.mark.parametrize("num_chains", [1, 2])
+@pytest.mark.parametrize("num_chains", [pytest.param(1, marks=pytest.mark.slow), 2])
 def test_compile_warmup_run(kind, num_chains):
     def model():
         numpyro.sample("x", dist.Normal(0, 1))
@@ -106,7 +106,7 @@ def test_compile_warmup_run(kind, num_chains):
 
 
 @pytest.mark.parametrize("kind", CI_KERNELS)
-@pytest.mark.parametrize("jit_args", [False, True])
+@pytest.mark.parametrize("jit_args", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_model_with_multiple_exec_paths(kind, jit_args):
     def model(a=None, b=None, z=None):
         int_term = numpyro.sample("a", dist.Normal(0.0, 0.2))
