@@ -197,3 +197,65 @@ def test_chained_properties(cfg, num_chains, step_size, x64):
         steps = num_patches * cfg["steps_per_patch"] * max(num_levels, 1)
         run_and_check(kernel, shape, num_chains, x64, steps, cfg["faulty"])
         assert kernel.num_patches == num_patches
+
+
+# random small models over NumPyro's constrained supports (a site each, 1-3 sites)
+SUPPORT_SITES = {
+    "simplex": lambda: dist.Dirichlet(jnp.array([1.0, 2.0, 0.5])),
+    "positive": lambda: dist.Gamma(2.0, 1.0).expand([2]),
+    "interval": lambda: dist.Uniform(-1.0, 3.0),
+    "unit": lambda: dist.Beta(0.7, 2.0),
+    "greater": lambda: dist.Pareto(1.0, 3.0),
+    "ordered": lambda: dist.TransformedDistribution(
+        dist.Normal(jnp.zeros(3), 1.0), dist.transforms.OrderedTransform()
+    ),
+    "corr_cholesky": lambda: dist.LKJCholesky(3, 1.5),
+    "pos_def": lambda: dist.Wishart(4.0, scale_tril=jnp.eye(2)),
+    "real": lambda: dist.Normal(0.0, 3.0).expand([2]),
+}
+
+
+def support_model(names):
+    def model():
+        for name in names:
+            numpyro.sample(name, SUPPORT_SITES[name]())
+
+    return model
+
+
+def support_kernel(kind, model, patch_size):
+    if kind == "mala":
+        return Langevin(model)
+    if kind == "mwg":
+        return ChainedLangevin(model, patch_size=patch_size, conditional="full")
+    return ChainedLangevin(model, patch_size=patch_size)
+
+
+@pytest.mark.slow  # every example compiles two runs: in `-m slow`, not the CI command
+@SETTINGS
+@given(
+    names=st.lists(st.sampled_from(sorted(SUPPORT_SITES)), min_size=1, max_size=3, unique=True),
+    kind=st.sampled_from(["mala", "mwg", "chained"]),
+    patch_size=st.integers(1, 3),
+    num_chains=chains,
+)
+def test_random_constrained_models(names, kind, patch_size, num_chains):
+    """Finite draws inside every site's support, the right shapes, and the same draws for the
+    same key (two runs), for every kernel's defaults on random constrained models."""
+    model = support_model(names)
+    runs = []
+    for _ in range(2):
+        kernel = support_kernel(kind, model, patch_size)
+        mcmc = MCMC(kernel, num_warmup=20, num_samples=10, num_chains=num_chains,
+                    chain_method="vectorized", progress_bar=False)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the fallback to the full sweep
+            mcmc.run(random.key(0))
+        runs.append({k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()})
+    for name in names:
+        fn = SUPPORT_SITES[name]()
+        x = runs[0][name]
+        assert x.shape == (num_chains, 10) + fn.batch_shape + fn.event_shape
+        assert np.all(np.isfinite(x)), name
+        assert bool(np.all(fn.support.check(x))), f"{name} left its support"
+        np.testing.assert_array_equal(x, runs[1][name])
