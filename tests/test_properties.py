@@ -213,6 +213,9 @@ SUPPORT_SITES = {
     "pos_def": lambda: dist.Wishart(4.0, scale_tril=jnp.eye(2)),
     "real": lambda: dist.Normal(0.0, 3.0).expand([2]),
 }
+# their unconstrained sizes: a patch may not be larger than the latent vector (an error)
+UNCONSTRAINED = dict(simplex=2, positive=2, interval=1, unit=1, greater=1, ordered=3,
+                     corr_cholesky=3, pos_def=3, real=2)  # fmt: skip
 
 
 def support_model(names):
@@ -243,6 +246,7 @@ def test_random_constrained_models(names, kind, patch_size, num_chains):
     """Finite draws inside every site's support, the right shapes, and the same draws for the
     same key (two runs), for every kernel's defaults on random constrained models."""
     model = support_model(names)
+    patch_size = min(patch_size, sum(UNCONSTRAINED[n] for n in names))
     runs = []
     for _ in range(2):
         kernel = support_kernel(kind, model, patch_size)
