@@ -23,12 +23,17 @@ def positive_float(name, value):
     return v
 
 
-def positive_int(name, value):
+def _int_at_least(name, value, low, what):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive integer (>= 1), got {value!r}.")
+        raise TypeError(f"`{name}` must be a {what}, got {value!r}.")
+    if value < low:
+        bound = " (>= 1)" if low == 1 else ""
+        raise ValueError(f"`{name}` must be a {what}{bound}, got {value!r}.")
     return int(value)
+
+
+def positive_int(name, value):
+    return _int_at_least(name, value, 1, "positive integer")
 
 
 def number(name, value, expected="a number"):
@@ -43,11 +48,7 @@ def number(name, value, expected="a number"):
 
 def nonnegative_int(name, value):
     """``value`` as an ``int`` >= 0 (a seed, a number of warmup steps)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be a non-negative integer, got {value!r}.")
-    if value < 0:
-        raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}.")
-    return int(value)
+    return _int_at_least(name, value, 0, "non-negative integer")
 
 
 def open_unit(name, value):
