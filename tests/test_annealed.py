@@ -361,6 +361,7 @@ def test_student_t_auto_smoothing_lists_options():
         AnnealedLangevin(gaussian_model, path="vp", base=("student_t", 3.0))
 
 
+@pytest.mark.slow  # CI budget: the refusal tests above run in CI
 def test_unsupported_model_works_with_mc_and_tempered():
     for kw in (dict(smoothing="mc", sigmas=[1.0, 0.1]), dict(path="tempered")):
         kernel = AnnealedLangevin(gamma_model, steps_per_level=5, step_size=0.01, **kw)

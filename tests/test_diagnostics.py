@@ -292,7 +292,11 @@ def _other_kernels():
 
 
 @pytest.mark.parametrize("name", _other_kernels())
-@pytest.mark.parametrize("how", ["model", "potential_fn", "score_fn"])
+@pytest.mark.parametrize(
+    "how",
+    # CI budget: the model variant in CI, the two others in the slow suite
+    ["model"] + [pytest.param(h, marks=pytest.mark.slow) for h in ("potential_fn", "score_fn")],
+)
 def test_from_numpyro_on_other_kernels(name, how):
     t = paper_gmm(dim=4)
     init = t.init_params(random.key(1), 2)

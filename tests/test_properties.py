@@ -4,9 +4,10 @@ chain counts and step sizes.
 For every drawn configuration a short MCMC run must give: samples of the right shape and
 dtype; no non-finite sample (a fault is flagged, never sampled); ``diverging`` exactly
 when ``num_diverging > 0``, with ``0 <= num_diverging <=`` the steps of one transition;
-acceptance probabilities in ``[0, 1]``; and a ``RuntimeWarning`` exactly when the kernel
-counted a fault. Step sizes span 1e-3..1e2, so overflow and faults are part of the draw;
-with a NaN region in the target (``numpyro.factor``) no sample may enter the region.
+acceptance probabilities in ``[0, 1]``; and a ``RuntimeWarning`` exactly when a
+transition after warmup had a fault. Step sizes span 1e-3..1e2, so overflow and faults are
+part of the draw; with a NaN region in the target (``numpyro.factor``) no sample may enter
+the region.
 
 float64 is drawn as well and run under ``jax.enable_x64(True)`` (a context manager, so the
 rest of the suite stays float32) for every kernel; this file found that fault counts summed
@@ -93,12 +94,13 @@ def run_and_check(kernel, shape, num_chains, x64, steps_per_transition, faulty):
     assert np.all((ndiv >= 0) & (ndiv <= steps_per_transition))
     acc = extra["accept_prob"]
     assert np.all(np.isfinite(acc) & (acc >= 0) & (acc <= 1))
-    # faults are reported: a warning exactly when the kernel counted any (warmup included)
+    # faults are counted (warmup included) and reported by a warning exactly when a
+    # transition after warmup had one (warmup divergences are silent, as in NumPyro)
     assert kernel.num_faults >= ndiv.sum()
     warned = any(
         issubclass(w.category, RuntimeWarning) and "non-finite" in str(w.message) for w in caught
     )
-    assert warned == (kernel.num_faults > 0)
+    assert warned == (ndiv.sum() > 0)
 
 
 @pytest.mark.slow  # about a minute each on 2 cores: in `-m slow`, not the CI command

@@ -3,6 +3,7 @@ warmup + run (resumed from ``last_state``) equals one long run; kernels and MCMC
 pickle; faults are flagged and never reach the samples."""
 
 import pickle
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -203,6 +204,19 @@ def test_faults_raise_one_warning_and_are_counted(chain_method):
         mcmc.run(random.key(0), init_params=jnp.zeros((2, 2)), extra_fields=("num_diverging",))
     assert sum("non-finite" in str(w.message) for w in record) <= 2  # once per chain init
     assert kernel.num_faults == int(mcmc.get_extra_fields()["num_diverging"].sum()) > 0
+
+
+def test_warmup_divergences_are_counted_not_reported():
+    # a narrow target (sd 1e-3) and the default first step size: dual averaging's first
+    # proposals are rejected by far more than max_delta_energy, as NumPyro's HMC's are; they
+    # count in num_faults but, as in NumPyro, only divergences after warmup are reported
+    kernel = Langevin(potential_fn=lambda x: 0.5 * jnp.sum((x / 1e-3) ** 2), num_steps=1)
+    mcmc = MCMC(kernel, num_warmup=300, num_samples=300, progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        mcmc.run(random.key(0), init_params=jnp.full(2, 1e-3), extra_fields=("num_diverging",))
+    assert kernel.num_faults > 0
+    assert mcmc.get_extra_fields()["num_diverging"].sum() == 0
 
 
 @pytest.mark.parametrize("chain_method", ["vectorized", jax.vmap])

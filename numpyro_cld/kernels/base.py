@@ -4,6 +4,7 @@ functional sampler (:mod:`numpyro_cld.samplers`) it binds and with which argumen
 
 import copy
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +13,7 @@ from jax import random, vmap
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.mcmc import MCMCKernel
-from numpyro.infer.util import initialize_model
+from numpyro.infer.util import _transforms_from_trace, initialize_model, transform_fn
 from numpyro.util import identity, is_prng_key
 
 from ..blocks.step import PotentialAndScore
@@ -46,6 +47,26 @@ def _check_like(name, params, prototype):
             f"`{name}` has the wrong structure or shape: expected "
             f"{jax.tree.map(jnp.shape, prototype)}, got {jax.tree.map(jnp.shape, params)}."
         )
+
+
+def _layout(state):
+    """What a state must keep to be resumed: its tree structure and leaf shapes."""
+    leaves, treedef = jax.tree.flatten(state)
+    return treedef, [tuple(jnp.shape(a)) for a in leaves]
+
+
+def _mismatch(state, kernel) -> str:
+    got = f"{type(state).__name__}({type(getattr(state, 'adapt_state', None)).__name__})"
+    treedef, shapes = kernel._state_layout
+    want = jax.tree.unflatten(treedef, shapes)
+    expected = f"{type(want).__name__}({type(getattr(want, 'adapt_state', None)).__name__})"
+    if got != expected:
+        return f"expected a {expected}, got a {got}"
+    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(state)[0], shapes, strict=False):
+        if tuple(jnp.shape(a)) != b:
+            where = jax.tree_util.keystr(path)
+            return f"its field {where} has shape {tuple(jnp.shape(a))}, expected {b}"
+    return "its fields are laid out differently"
 
 
 def _check_start(state, kernel: str) -> None:
@@ -121,6 +142,8 @@ class LangevinBase(FaultAccounting, MCMCKernel):
     def _reset(self):
         self._potential_fn_gen = None
         self._postprocess_fn = None
+        self._inv_transforms = None
+        self._dynamic_support = False
         self._sample_fn = None
         self._unravel_fn = None
         self._num_warmup = 0
@@ -148,6 +171,14 @@ class LangevinBase(FaultAccounting, MCMCKernel):
             return identity
         return self._postprocess_fn(*model_args, **(model_kwargs or {}))
 
+    def get_constrain_fn(self, model_args=(), model_kwargs=None):
+        """Constrain this kernel's sites by their transforms alone, without replaying the
+        model (as :class:`~numpyro.infer.HMC` does): a :class:`~numpyro.infer.Gibbs` composite
+        calls it with this block's sites only, and a replay would sample the others."""
+        if self._inv_transforms is None or self._dynamic_support:
+            return self.postprocess_fn(model_args, model_kwargs)
+        return partial(transform_fn, self._inv_transforms)
+
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
         model_kwargs = {} if model_kwargs is None else model_kwargs
         self._num_warmup = num_warmup
@@ -171,12 +202,20 @@ class LangevinBase(FaultAccounting, MCMCKernel):
             state = init_one(init_params, rng_key)
             sample_fn = self._sample_one
         _check_start(state, type(self).__name__)
+        self._state_layout = _layout(state)
         self._fault_warned = False
         self._sample_fn = self._reporting_faults(sample_fn)
         return state
 
     def sample(self, state, model_args, model_kwargs):
         assert self._sample_fn is not None, "`init` must be called before `sample`."
+        if _layout(state) != self._state_layout:
+            raise ValueError(
+                f"the state given to {type(self).__name__} (e.g. `mcmc.post_warmup_state`) was "
+                f"not made by this kernel with these settings and model: {_mismatch(state, self)}"
+                ". A state resumes only the kernel, settings, model arguments and chain count "
+                "that made it."
+            )
         return self._sample_fn(state, model_args, model_kwargs)
 
     def refresh(self, state, model_args, model_kwargs):
@@ -246,6 +285,9 @@ class LangevinBase(FaultAccounting, MCMCKernel):
                     model_kwargs=model_kwargs,
                 )
             )
+            transforms = _transforms_from_trace(self._model_trace, raise_warnings=False)
+            self._inv_transforms = transforms.inv_transforms
+            self._dynamic_support = transforms.dynamic_support
             if init_params is None:
                 init_params = info.z
             else:

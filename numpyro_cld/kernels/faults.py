@@ -31,28 +31,30 @@ class FaultAccounting:
         return self._num_faults
 
     def _report_faults(self, n) -> None:
-        n = int(n.sum())
-        if n == 0:
+        """``n``: the counts ``(during warmup, after warmup)`` of a faulty transition."""
+        n_warmup, n_sampling = (int(c) for c in jnp.reshape(n, (-1, 2)).sum(0))
+        self._num_faults += n_warmup + n_sampling
+        # As in NumPyro, divergences while the step size is being adapted are counted but not
+        # reported: dual averaging tries too large steps on purpose, even on a standard normal.
+        if n_sampling == 0 or self._fault_warned:
             return
-        self._num_faults += n
-        if not self._fault_warned:
-            self._fault_warned = True
-            warnings.warn(
-                f"{type(self).__name__}: {n} Langevin step(s) diverged (a non-finite position, "
-                "potential or score, which is never taken; a Metropolis proposal with log "
-                "acceptance ratio below -1000; or a step size adapted below 1e-8); the "
-                "transitions are flagged `diverging` (count per transition: extra field "
-                "`num_diverging`; "
-                "running total: `kernel.num_faults`; `mcmc.print_summary()` reports the "
-                "number of flagged transitions).",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        self._fault_warned = True
+        warnings.warn(
+            f"{type(self).__name__}: {n_sampling} Langevin step(s) diverged after warmup (a "
+            "non-finite position, potential or score, which is never taken; a Metropolis "
+            "proposal with log acceptance ratio below -1000; or a step size adapted below "
+            "1e-8); the transitions are flagged `diverging` (count per transition: extra "
+            "field `num_diverging`; running total, warmup included: `kernel.num_faults`; "
+            "`mcmc.print_summary()` reports the number of flagged transitions).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
     def _reporting_faults(self, sample_fn: Callable) -> Callable:
         """``sample_fn`` followed by a host report when the transition had a fault."""
         if not self.warn_faults:
             return sample_fn
+        num_warmup = self._num_warmup
 
         # The host is only called on a transition that had a fault. Under an outer vmap
         # (chain_method=jax.vmap or sharded_chains()) lax.cond would turn into a select that
@@ -60,17 +62,19 @@ class FaultAccounting:
         # count over the mapped chains first.
         @jax.custom_batching.custom_vmap
         def signal(n):
-            lax.cond(n > 0, lambda: jax.debug.callback(self._report_faults, n), lambda: None)
+            lax.cond(n.sum() > 0, lambda: jax.debug.callback(self._report_faults, n), lambda: None)
             return n
 
         @signal.def_vmap
         def _signal_batched(axis_size, in_batched, n):
-            signal(jnp.sum(n) if in_batched[0] else n)
+            signal(jnp.sum(n, 0) if in_batched[0] else n)
             return n, in_batched[0]
 
         def sample(state, model_args, model_kwargs):
             new = sample_fn(state, model_args, model_kwargs)
-            signal(jnp.sum(new.num_diverging))
+            count = jnp.sum(new.num_diverging)
+            after = jnp.max(new.i) > num_warmup
+            signal(jnp.stack([jnp.where(after, 0, count), jnp.where(after, count, 0)]))
             return new
 
         return sample

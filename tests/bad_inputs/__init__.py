@@ -11,6 +11,7 @@ from . import (
     net_files,
     nets,
     plots,
+    runs,
     scales,
     schedules,
     targets,
@@ -56,6 +57,13 @@ def U(x):                           # a potential on a flat vector
 def run(kernel, **kwargs):          # init + a single transition
     MCMC(kernel, num_warmup=0, num_samples=1, progress_bar=False).run(random.key(0), **kwargs)
 
+def resume(kernel, made_by):        # run `kernel` from the last state of a run of `made_by`
+    first = MCMC(made_by, num_warmup=2, num_samples=1, progress_bar=False)
+    first.run(random.key(0))
+    mcmc = MCMC(kernel, num_warmup=2, num_samples=1, progress_bar=False)
+    mcmc.post_warmup_state = first.last_state
+    mcmc.run(random.key(1))
+
 mlp = ScoreMLP(2, sigmas=[1.0, 0.1], hidden=8, depth=1, rngs=nnx.Rngs(0))
 lstm = PatchLSTM(4, patch_size=2, sigmas=[1.0], hidden=8, rngs=nnx.Rngs(0))
 lstm6 = PatchLSTM(6, patch_size=2, sigmas=[1.0], hidden=8, rngs=nnx.Rngs(0))
@@ -91,6 +99,7 @@ wide_config = json.dumps({"dim": 2, "sigmas": [1.0, 0.1], "hidden": 16, "depth":
 
 CASES = (
     kernels.CASES
+    + runs.CASES
     + schedules.CASES
     + scales.CASES
     + targets.CASES
