@@ -55,6 +55,8 @@ class MultimodalPosterior:
     :param sample: ``(key, n) -> (n, dim)`` exact posterior draws, or None.
     :param str description: one line for tables.
     :param exact: the posterior of ``site`` as a distribution, where it is closed form.
+    :param prior: the prior of ``site`` as a diagonal Gaussian mixture ``(weights (K,),
+        locs (K, dim), scales (K, dim))``, for moves that draw from the prior.
     """
 
     name: str
@@ -67,6 +69,7 @@ class MultimodalPosterior:
     sample: Callable[[jax.Array, int], jax.Array] | None
     description: str
     exact: dist.Distribution | None = None
+    prior: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def num_modes(self) -> int:
@@ -163,6 +166,7 @@ def mixture_prior_linear(
         sample=lambda key, n: post.sample(key, (n,)),
         description=f"{k}-component Gaussian-mixture prior, {m} linear-Gaussian observations",
         exact=post,
+        prior=(w, mu, s),
     )
 
 
@@ -206,6 +210,7 @@ def label_switching(num_components: int = 3, per_component: int = 30, seed: int 
         starts=starts,
         sample=None,
         description=f"means of a {k}-component mixture, {k * n} points, exchangeable prior",
+        prior=(np.ones(1), np.zeros((1, k)), np.full((1, k), 10.0)),
     )
 
 
@@ -267,6 +272,7 @@ def sign_ambiguity(
         starts=np.where(bits == 1, 1.5, -1.5).astype(np.float64),
         sample=sample,
         description=f"y ~ N(theta^2, {noise}) in {dim} coordinates, prior N({prior_loc}, 1)",
+        prior=(np.ones(1), np.full((1, dim), float(prior_loc)), np.ones((1, dim))),
     )
 
 

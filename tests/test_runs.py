@@ -92,3 +92,16 @@ def test_twenty_thousand_coordinates(make):
     # 1/sqrt(d) and the coordinate variance sqrt(2/d); 4 standard errors each
     assert abs(x.mean()) < 4 / np.sqrt(d)
     assert abs(x.var() - 1.0) < 4 * np.sqrt(2 / d)
+
+
+@pytest.mark.parametrize("cls", [Langevin, ChainedLangevin])
+def test_model_without_latents_under_x64(cls):
+    # found by NumPyro's API tests under JAX_ENABLE_X64=1: the empty latent vector raveled to
+    # float32 while the adapted step size was float64, and the scan carry changed dtype
+    def empty():
+        numpyro.deterministic("c", 1.0)
+
+    with jax.enable_x64(True):
+        mcmc = MCMC(cls(empty), num_warmup=3, num_samples=4, progress_bar=False)
+        mcmc.run(random.key(0))
+        assert mcmc.get_samples()["c"].shape == (4,)

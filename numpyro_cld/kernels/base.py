@@ -49,6 +49,14 @@ def _check_like(name, params, prototype):
         )
 
 
+def _flat(tree) -> jax.Array:
+    """The latent values as one vector. A model without latent coordinates ravels to
+    float32 even under x64; it gets the default float type, so that the step size's dtype
+    does not change the scan carry."""
+    x = ravel_pytree(tree)[0]
+    return x.astype(jnp.result_type(float)) if x.size == 0 else x
+
+
 def _layout(state):
     """What a state must keep to be resumed: its tree structure and leaf shapes."""
     leaves, treedef = jax.tree.flatten(state)
@@ -221,7 +229,7 @@ class LangevinBase(FaultAccounting, MCMCKernel):
     def refresh(self, state, model_args, model_kwargs):
         """Recompute the cached potential and gradient at ``state.z`` for new model
         arguments (used by :class:`numpyro.infer.Gibbs` when sibling blocks move)."""
-        x = ravel_pytree(state.z)[0]
+        x = _flat(state.z)
         pe, score = self._target(model_args, model_kwargs)(x, state.rng_key)
         return state._replace(potential_energy=pe, z_grad=self._unravel_fn(-score))
 
@@ -254,15 +262,13 @@ class LangevinBase(FaultAccounting, MCMCKernel):
     def _init_one(self, rng_key, init_params, model_args, model_kwargs):
         rng_key, key_init = random.split(rng_key)
         init, _ = self._sampler(model_args, model_kwargs)
-        state = self._as_tree(init(ravel_pytree(init_params)[0], key_init))
+        state = self._as_tree(init(_flat(init_params), key_init))
         return state._replace(z=init_params, rng_key=rng_key)
 
     def _sample_one(self, state, model_args, model_kwargs):
         rng_key, key = random.split(state.rng_key)
         _, step = self._sampler(model_args, model_kwargs)
-        flat = LangevinState(*state)._replace(
-            z=ravel_pytree(state.z)[0], z_grad=ravel_pytree(state.z_grad)[0]
-        )
+        flat = LangevinState(*state)._replace(z=_flat(state.z), z_grad=_flat(state.z_grad))
         return self._as_tree(step(key, flat))._replace(rng_key=rng_key)
 
     # -- the target ----------------------------------------------------------------------

@@ -225,6 +225,11 @@ def save(net: Net, path: str | os.PathLike) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+    except OSError as e:  # a read-only folder or file system, a full disk
+        raise OSError(
+            f"`path` {os.fspath(path)!r} cannot be written ({e.strerror or e}); nothing was "
+            "written there."
+        ) from e
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

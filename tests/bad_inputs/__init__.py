@@ -51,6 +51,11 @@ def observed_model(y=1.0):          # one latent, one observed site
 def discrete_model():
     numpyro.sample("k", dist.Bernoulli(0.5))
 
+def subsampled_model():             # 100 observations, 10 per likelihood evaluation
+    mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+    with numpyro.plate("data", 100, subsample_size=10):
+        numpyro.sample("y", dist.Normal(mu, 1.0), obs=jnp.zeros(10))
+
 def U(x):                           # a potential on a flat vector
     return 0.5 * jnp.sum(x ** 2)
 

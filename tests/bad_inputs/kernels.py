@@ -227,4 +227,11 @@ CASES = [
         ValueError,
         "`prefix_source` was built for dimension 6",
     ),
+    (
+        "kernels",
+        "a subsampled plate (as for NUTS: a stochastic likelihood)",
+        "run(Langevin(subsampled_model))",
+        ValueError,
+        "subsample",
+    ),
 ]

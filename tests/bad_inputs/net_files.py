@@ -3,6 +3,13 @@
 CASES = [
     (
         "files",
+        "save onto a read-only file system",
+        "save(mlp, '/proc/net.msgpack')",
+        OSError,
+        "`path` '/proc/net.msgpack' cannot be written",
+    ),
+    (
+        "files",
         "save into a missing folder",
         "save(mlp, tmp / 'missing' / 'net.msgpack')",
         FileNotFoundError,

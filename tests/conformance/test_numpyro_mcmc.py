@@ -35,7 +35,7 @@ def make_kernel(kind, model=None, potential_fn=None, dense_mass=False):
     if kind == "mala":
         return Langevin(model, potential_fn=potential_fn, dense_mass=dense_mass)
     if dense_mass:
-        pytest.skip("the chained kernels have no mass matrix (per-patch mass: a later version)")
+        pytest.skip("the chained kernels adapt a diagonal mass per patch; no dense mass")
     if kind == "mwg":
         return ChainedLangevin(model, potential_fn=potential_fn, conditional="full")
     return ChainedLangevin(model, potential_fn=potential_fn)
