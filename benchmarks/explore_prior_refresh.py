@@ -51,11 +51,9 @@ def prior_logpdf_and_suffix_sampler(prior):
 
 
 def run(m, refresh_moves: bool, seed=0):
-    info = initialize_model(random.key(seed), m.model)[0]
     _, potential_fn, _, _ = initialize_model(random.key(seed), m.model, dynamic_args=False)
     pot = lambda x: potential_fn({m.site: x})  # noqa: E731  (real site: no transform)
     prior_logpdf, refresh = prior_logpdf_and_suffix_sampler(m.prior)
-    del info
 
     def potential_and_score(x, rng_key=None):
         u, g = jax.value_and_grad(pot)(x)

@@ -48,7 +48,12 @@ def draws(mcmc):
     return np.asarray(mcmc.get_samples(group_by_chain=True)["x"])
 
 
-@pytest.mark.parametrize("name", list(KERNELS))
+def _ci_kernels(in_ci=("mala", "chained-prefix")):
+    # CI budget: MALA and the chained prefix sweep in CI, the other kernels in the slow suite
+    return [k if k in in_ci else pytest.param(k, marks=pytest.mark.slow) for k in KERNELS]
+
+
+@pytest.mark.parametrize("name", _ci_kernels())
 def test_same_key_bit_identical(name):
     out = []
     for _ in range(2):
@@ -66,7 +71,7 @@ def test_same_key_bit_identical(name):
     assert np.all(np.isfinite(out[0]))
 
 
-@pytest.mark.parametrize("name", list(KERNELS))
+@pytest.mark.parametrize("name", _ci_kernels())
 def test_warmup_then_run_equals_one_long_run(name):
     kernel = KERNELS[name]()
     long = MCMC(kernel, num_warmup=20, num_samples=40, progress_bar=False)

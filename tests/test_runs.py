@@ -27,8 +27,8 @@ CHAIN_METHODS = ["sequential", "vectorized", "parallel", jax.vmap]
 
 
 def _ci(kind, method):
-    # CI runs the headline kernel with the two batched methods; the rest is in the slow suite
-    cheap = kind == "chained" and method in ("vectorized", jax.vmap)
+    # CI runs the headline kernel, vectorized; the rest is in the slow suite
+    cheap = kind == "chained" and method == "vectorized"
     return pytest.param(kind, method, marks=() if cheap else pytest.mark.slow)
 
 
@@ -53,7 +53,8 @@ def test_odd_chain_count_with_every_chain_method(kind, chain_method):
     assert mcmc.get_extra_fields(group_by_chain=True)["diverging"].shape == (3, 7)
 
 
-@pytest.mark.parametrize("kind", ["chained", pytest.param("langevin", marks=pytest.mark.slow)])
+@pytest.mark.slow  # CI budget: test_reliability's pickle round trips run in CI
+@pytest.mark.parametrize("kind", ["chained", "langevin"])
 def test_pickled_between_warmup_and_sampling_resumes_identically(kind):
     mcmc = MCMC(
         KERNELS[kind](model),
@@ -73,7 +74,9 @@ def test_pickled_between_warmup_and_sampling_resumes_identically(kind):
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda m: ChainedLangevin(m, patch_size=1000), id="chained"),
+        pytest.param(
+            lambda m: ChainedLangevin(m, patch_size=1000), id="chained", marks=pytest.mark.slow
+        ),
         pytest.param(lambda m: Langevin(m), id="langevin", marks=pytest.mark.slow),
         pytest.param(
             lambda m: ChainedLangevin(m, patch_size=1000, conditional="full"),

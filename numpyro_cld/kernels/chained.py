@@ -1,7 +1,6 @@
 """Chained Langevin dynamics (Cheng, Fu, Farnia) as a NumPyro kernel: resolves the patches
 and the prefix source from the model and binds :func:`numpyro_cld.samplers.chained`."""
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,11 +13,11 @@ from ..checks import one_of, open_unit, positive_float, positive_int, renamed
 from ..samplers.chained import chained
 from ..samplers.state import LangevinState
 from ..schedules import chained_sigmas, check_sigmas
-from ..sources.model_prefix import NotExactError, model_draws, model_prefix
+from ..sources.model_prefix import model_draws, model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
 from .base import LangevinBase
-from .chained_setup import check_prefix_args, model_layout, prefix_kind
+from .chained_setup import check_prefix_args, choose_conditional, model_layout, prefix_kind
 
 CONDITIONALS = ("auto", "prefix", "full")
 ORDERS = ("sequential", "random")
@@ -233,44 +232,21 @@ class ChainedLangevin(LangevinBase):
             patch_size=self._patch_size,
             blocks=self._blocks,
         )
-        conditional, kind = self._conditional, None
-        if layout.dim == 0:  # nothing to sweep (the state passes through unchanged)
-            conditional = "full"
-        if conditional in ("auto", "prefix"):
-            try:
-                kind = prefix_kind(
-                    layout,
-                    self._model,
-                    model_args,
-                    model_kwargs,
-                    self._prefix_source,
-                    self._prefix_potential,
-                    None if self._blocks is not None else self._patch_size,
-                )
-            except NotExactError as e:
-                if conditional == "prefix" or self._sigmas is not None:
-                    raise ValueError(
-                        f"conditional='prefix' needs exact prefix marginals, but {e}. Use "
-                        "conditional='full' (exact Metropolis-within-Gibbs with adjust=True, "
-                        "not mode-finding) or pass a `prefix_potential`/`prefix_source`."
-                    ) from None
-                warnings.warn(
-                    f"ChainedLangevin: no exact prefix conditionals ({e}). Running the "
-                    "full-conditional sweep instead: exact (Metropolis-within-Gibbs) but as "
-                    "mode-seeking as vanilla Langevin, so modes far from the start may be "
-                    "missed. Pass `prefix_potential` or `prefix_source` for the mode-finding "
-                    "prefix sweep, or conditional='full' to silence this.",
-                    UserWarning,
-                    stacklevel=5,
-                )
-                conditional = "full"
-            else:
-                conditional = "prefix"
-                if self._order == "random":
-                    raise ValueError(
-                        "`order='random'` needs conditional='full': the prefix "
-                        "sweep must visit the patches in coordinate order."
-                    )
+        conditional, kind = choose_conditional(
+            layout,
+            self._conditional,
+            explicit_levels=self._sigmas is not None,
+            order=self._order,
+            prefix=lambda: prefix_kind(
+                layout,
+                self._model,
+                model_args,
+                model_kwargs,
+                self._prefix_source,
+                self._prefix_potential,
+                None if self._blocks is not None else self._patch_size,
+            ),
+        )
         if self._sigmas is not None and kind in ("masked", "potential"):
             what = (
                 "this model's prefix marginals are exact only unsmoothed"

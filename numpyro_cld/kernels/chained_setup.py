@@ -2,6 +2,7 @@
 arguments, the patch layout in the model's site order and where its prefix conditionals come
 from (a user source, a prefix potential, or exact marginals of the model)."""
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from ..sources.model_prefix import (
 )
 from ..sources.protocol import PrefixSource
 
-__all__ = ["check_prefix_args", "model_layout", "prefix_kind"]
+__all__ = ["check_prefix_args", "choose_conditional", "model_layout", "prefix_kind"]
 
 
 def model_layout(
@@ -111,3 +112,47 @@ def prefix_kind(
             "the target is given as a `potential_fn`/`score_fn`, which says nothing about marginals"
         )
     return model_prefix(model, model_args, model_kwargs, starts=layout.starts)[1]
+
+
+def choose_conditional(
+    layout: PatchLayout,
+    conditional: str,
+    *,
+    explicit_levels: bool,
+    order: str,
+    prefix: Callable[[], str],
+) -> tuple[str, str | None]:
+    """The sweep a :class:`~numpyro_cld.ChainedLangevin` runs and where its prefix
+    conditionals come from: ``("prefix", kind)`` or ``("full", None)``. ``prefix()`` is
+    :func:`prefix_kind` for this model; where it finds no exact prefix marginals, ``"auto"``
+    falls back to the full sweep with a warning that says what is lost, while
+    ``conditional="prefix"`` or explicit ``sigmas`` raise."""
+    if layout.dim == 0:  # nothing to sweep (the state passes through unchanged)
+        return "full", None
+    if conditional == "full":
+        return "full", None
+    try:
+        kind = prefix()
+    except NotExactError as e:
+        if conditional == "prefix" or explicit_levels:
+            raise ValueError(
+                f"conditional='prefix' needs exact prefix marginals, but {e}. Use "
+                "conditional='full' (exact Metropolis-within-Gibbs with adjust=True, "
+                "not mode-finding) or pass a `prefix_potential`/`prefix_source`."
+            ) from None
+        warnings.warn(
+            f"ChainedLangevin: no exact prefix conditionals ({e}). Running the "
+            "full-conditional sweep instead: exact (Metropolis-within-Gibbs) but as "
+            "mode-seeking as vanilla Langevin, so modes far from the start may be "
+            "missed. Pass `prefix_potential` or `prefix_source` for the mode-finding "
+            "prefix sweep, or conditional='full' to silence this.",
+            UserWarning,
+            stacklevel=6,
+        )
+        return "full", None
+    if order == "random":
+        raise ValueError(
+            "`order='random'` needs conditional='full': the prefix "
+            "sweep must visit the patches in coordinate order."
+        )
+    return "prefix", kind

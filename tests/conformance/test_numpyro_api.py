@@ -13,7 +13,7 @@ from jax import random
 from numpy.testing import assert_allclose
 from numpyro.infer import MCMC
 
-from .test_numpyro_mcmc import CI_KERNELS, make_kernel
+from .test_numpyro_mcmc import CI_KERNELS, KERNELS, make_kernel
 
 pytestmark = pytest.mark.filterwarnings("ignore:There are not enough devices:UserWarning")
 
@@ -171,7 +171,8 @@ def test_discrete_site_without_infer_enumerate(kind):
         mcmc.run(random.key(0))
 
 
-@pytest.mark.parametrize("kind", CI_KERNELS)
+@pytest.mark.slow  # CI budget: models without latent coordinates run in CI (test_empty_model)
+@pytest.mark.parametrize("kind", KERNELS)
 def test_vectorized_sampling_zero_sized(kind):
     n = 0
     sigma = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
