@@ -38,11 +38,7 @@ def _discrete_latent_sites(model, model_args, model_kwargs):
 
 def _check_like(name, params, prototype):
     """``params`` must have the structure and shapes of ``prototype``."""
-    p_leaves, p_tree = jax.tree.flatten(params)
-    q_leaves, q_tree = jax.tree.flatten(prototype)
-    if p_tree != q_tree or any(
-        jnp.shape(a) != jnp.shape(b) for a, b in zip(p_leaves, q_leaves, strict=True)
-    ):
+    if _layout(params) != _layout(prototype):
         raise ValueError(
             f"`{name}` has the wrong structure or shape: expected "
             f"{jax.tree.map(jnp.shape, prototype)}, got {jax.tree.map(jnp.shape, params)}."
@@ -58,7 +54,8 @@ def _flat(tree) -> jax.Array:
 
 
 def _layout(state):
-    """What a state must keep to be resumed: its tree structure and leaf shapes."""
+    """A pytree's tree structure and leaf shapes: what `init_params` must share with the
+    model's latent sites, and a state with the state it resumes."""
     leaves, treedef = jax.tree.flatten(state)
     return treedef, [tuple(jnp.shape(a)) for a in leaves]
 
