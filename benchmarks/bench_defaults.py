@@ -20,7 +20,10 @@ posteriors.
 
 Gradient evaluations: NUTS, the sum of ``num_steps`` over warmup and samples; Langevin,
 ``(warmup + samples) x chains x num_steps``; ChainedLangevin, ``(warmup + samples) x chains x
-(num_patches x steps_per_patch x levels + 1)`` (``levels`` = ``len(sigmas)``, 1 without).
+(num_patches x steps_per_patch x levels + 1)`` (``levels`` = ``len(sigmas)``, 1 without); on the
+tempered route (a model with data) ``num_patches x steps_per_patch + 2 + (n - 1) x (HOT_STEPS +
+1)`` for ``n`` powers (the hot replicas' MALA steps and every replica's re-evaluation after the
+swaps; the swaps' value-only likelihood evaluations are not counted).
 
 Diagnostics (ArviZ, on the post-warmup draws of the model's latent sites, **constrained**):
 minimum bulk ESS over coordinates, maximum rank r_hat, divergences (the ``diverging`` field),
@@ -57,6 +60,7 @@ import numpyro_cld
 from numpyro_cld import ChainedLangevin, Langevin
 from numpyro_cld.diagnostics.arviz_compat import arviz
 from numpyro_cld.families import NAMES, family
+from numpyro_cld.kernels.chained import HOT_STEPS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -110,6 +114,12 @@ def grad_evals(name, kernel, steps, sizes):
     if name == "langevin":
         return transitions * _int_attr(kernel, "_num_steps", Langevin, "num_steps")
     spp = _int_attr(kernel, "_steps_per_patch", ChainedLangevin, "steps_per_patch")
+    if getattr(kernel, "conditional", None) == "tempered":
+        # the posterior replica's sweep and its re-evaluation after the swaps, and for each
+        # hot replica HOT_STEPS MALA steps and its re-evaluation (value-only log-likelihood
+        # evaluations of the swaps not counted)
+        hot = (len(kernel._ladder[0]) - 2) * (HOT_STEPS + 1)
+        return transitions * (kernel.num_patches * spp + 2 + hot)
     sigmas = getattr(kernel, "_sigmas", None)
     levels = 1 if sigmas is None else len(sigmas)
     return transitions * (kernel.num_patches * spp * levels + 1)

@@ -148,9 +148,10 @@ def test_model_prefix_reasons():
 
 
 # -- exactness ---------------------------------------------------------------------------
-def test_full_sweep_mala_correlated_gaussian(mc_check):
+def _full_sweep_run(model, key, *args):
+    """2 chains x (300 + 1500) of the full sweep with MH, 3 steps per patch of 2."""
     kernel = ChainedLangevin(
-        gaussian5, patch_size=2, conditional="full", adjust=True, steps_per_patch=3
+        model, patch_size=2, conditional="full", adjust=True, steps_per_patch=3
     )
     mcmc = MCMC(
         kernel,
@@ -160,8 +161,12 @@ def test_full_sweep_mala_correlated_gaussian(mc_check):
         chain_method="vectorized",
         progress_bar=False,
     )
-    mcmc.run(random.key(0))
-    x = mcmc.get_samples(group_by_chain=True)["x"]
+    mcmc.run(random.key(key), *args)
+    return mcmc.get_samples(group_by_chain=True)
+
+
+def test_full_sweep_mala_correlated_gaussian(mc_check):
+    x = _full_sweep_run(gaussian5, 0)["x"]
     mc_check(x, MEAN5, np.diag(COV5))
     # the correlation is a moment too: E[(x0 - m0)(x1 - m1)] = 0.5
     prod = (x[..., 0] - MEAN5[0]) * (x[..., 1] - MEAN5[1])
@@ -171,19 +176,7 @@ def test_full_sweep_mala_correlated_gaussian(mc_check):
 def test_full_sweep_mala_hierarchical_with_observations(mc_check):
     y = jnp.array([1.5, -0.5, 2.0, 0.3])
     mean, cov = hier_exact_posterior(np.asarray(y, np.float64))
-    with pytest.warns(UserWarning, match="full-conditional"):
-        kernel = ChainedLangevin(hier_obs, patch_size=2, adjust=True, steps_per_patch=3)
-        mcmc = MCMC(
-            kernel,
-            num_warmup=300,
-            num_samples=1500,
-            num_chains=2,
-            chain_method="vectorized",
-            progress_bar=False,
-        )
-        mcmc.run(random.key(1), y)
-    assert kernel.conditional == "full"
-    s = mcmc.get_samples(group_by_chain=True)
+    s = _full_sweep_run(hier_obs, 1, y)
     draws = np.concatenate([s["mu"][..., None], s["theta"]], -1)
     mc_check(draws, mean, np.diag(cov))
 
@@ -364,12 +357,25 @@ def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
     # one adapted multiplier per patch and level
     assert mcmc.last_state.step_scale.shape == (2, 40)
     assert np.all(np.isfinite(np.asarray(mcmc.get_samples()["x"])))
-    with pytest.warns(UserWarning, match="full-conditional sweep"):
+    # a model with data: the tempered route, unannealed, said in one line
+    with pytest.warns(UserWarning, match="running conditional='tempered'"):
         observed = ChainedLangevin(hier_obs, patch_size=2, steps_per_patch=2)
         MCMC(observed, num_warmup=2, num_samples=2, progress_bar=False).run(
             random.key(0), jnp.zeros(3)
         )
-    assert observed.conditional == "full" and observed._sigmas is None
+    assert observed.conditional == "tempered" and observed._sigmas is None
+
+    # where the prior cannot be drawn forward: the full sweep, with the warning of what is lost
+    def improper(y=None):
+        mu = numpyro.sample("mu", dist.ImproperUniform(dist.constraints.real, (), ()))
+        numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+    with pytest.warns(UserWarning, match="full-conditional sweep"):
+        fallback = ChainedLangevin(improper)
+        MCMC(fallback, num_warmup=2, num_samples=2, progress_bar=False).run(
+            random.key(0), jnp.zeros(3)
+        )
+    assert fallback.conditional == "full"
 
 
 def test_functional_chained_needs_step_sizes_for_a_zero_level():
@@ -651,7 +657,7 @@ def test_prefix_source_built_for_another_patch_size():
         )
 
 
-@pytest.mark.parametrize("conditional", ["auto", "prefix", "full"])
+@pytest.mark.parametrize("conditional", ["auto", "prefix", "full", "tempered"])
 def test_model_without_latent_sites_gives_empty_samples_as_nuts(conditional):
     def model(y=1.0):
         numpyro.deterministic("d", 2.0)

@@ -11,16 +11,29 @@ from numpyro.infer.initialization import init_to_uniform
 from ..blocks.patches import PatchLayout
 from ..checks import one_of, open_unit, positive_float, positive_int, renamed
 from ..samplers.chained import chained
+from ..samplers.langevin import langevin
 from ..samplers.state import LangevinState
+from ..samplers.tempering import TemperedAdaptState
 from ..schedules import chained_sigmas, check_sigmas
 from ..sources.model_prefix import model_draws, model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
-from .base import LangevinBase
-from .chained_setup import check_prefix_args, choose_conditional, model_layout, prefix_kind
+from .base import LangevinBase, _flat
+from .chained_setup import (
+    check_betas,
+    check_prefix_args,
+    check_tempered,
+    choose_conditional,
+    model_layout,
+    prefix_kind,
+    tempered_refresh,
+    tempered_sampler,
+    tempered_unavailable,
+)
 
-CONDITIONALS = ("auto", "prefix", "full")
+CONDITIONALS = ("auto", "prefix", "full", "tempered")
 ORDERS = ("sequential", "random")
+HOT_STEPS = 2  # MALA steps of each tempered replica per transition (docs/posteriors.md)
 
 
 class ChainedState(LangevinState):
@@ -67,11 +80,23 @@ class ChainedLangevin(LangevinBase):
     sweep when exact prefix conditionals are available and the full sweep otherwise, with
     a warning.
 
+    ``conditional="tempered"`` is for models with observed data whose posterior has modes the
+    full sweep cannot leave: replica exchange over likelihood powers ``p0 L^b`` (``betas``),
+    every replica moved by the full sweep, the ``b = 0`` replica drawn exactly from the prior
+    by running the model forward, neighbouring replicas swapped by Metropolis-Hastings with
+    the non-reversible even/odd schedule (Syed et al. 2022); the ladder is adapted in warmup
+    to equal swap rates. Exact, and it finds modes of the posterior from a start in one of
+    them (``docs/posteriors.md``), at ``len(betas)`` times the cost of the full sweep.
+    ``state.adapt_state`` is then a :class:`~numpyro_cld.samplers.tempering.TemperedAdaptState`
+    (``extra_fields=("adapt_state.jumped",)`` records the mode-jump swaps).
+
     **References:**
 
     1. *On the Mode-Seeking Properties of Langevin Dynamics*, X. Cheng, J. Fu, F. Farnia
     2. *Generative Modeling by Estimating Gradients of the Data Distribution*, Y. Song,
        S. Ermon (2019)
+    3. *Non-reversible parallel tempering: a scalable highly parallel MCMC scheme*, S. Syed,
+       A. Bouchard-Cote, G. Deligiannidis, A. Doucet (2022)
 
     :param model: a NumPyro model with continuous latent sites.
     :param potential_fn: ``U(z) = -log p(z)`` on the pytree of ``init_params``.
@@ -81,7 +106,7 @@ class ChainedLangevin(LangevinBase):
     :param prefix_potential: ``f(x, n) = -log p(x_{<n})`` on the flat latent vector in site
         order; coordinates from ``n`` on must not change the value.
     :param int patch_size: coordinates per patch (default 1).
-    :param str conditional: ``"auto"``, ``"prefix"`` or ``"full"``.
+    :param str conditional: ``"auto"``, ``"prefix"``, ``"full"`` or ``"tempered"``.
     :param int steps_per_patch: Langevin steps per patch (per noise level with ``sigmas``, so
         a sweep costs ``patches x levels x steps_per_patch`` patch gradients). Default 20, or
         10 per level when the sweep is annealed (400 steps a patch with ``"auto"``'s 40
@@ -97,6 +122,9 @@ class ChainedLangevin(LangevinBase):
         256 draws of the model within one patch down to 1e-3 of it, then 0
         (:func:`numpyro_cld.schedules.chained_sigmas`); elsewhere no annealing. ``None``: no
         annealing (``steps_per_patch`` steps at the target itself).
+    :param betas: likelihood powers of ``conditional="tempered"``: an int ``n`` (default 8)
+        for ``n`` powers geometric from 1e-3 to 1, adapted in warmup, or an increasing
+        sequence in ``(0, 1]`` ending at 1, used as given.
     :param bool adjust: Metropolis-Hastings test for each patch step (MALA). Default:
         ``True`` when the target (and the prefix source) has a density, else ``False``.
     :param str order: ``"sequential"`` or ``"random"`` (a fresh patch order every sweep;
@@ -150,6 +178,7 @@ class ChainedLangevin(LangevinBase):
         steps_per_patch: int | None = None,
         step_size: float | None = None,
         sigmas: Any = "auto",
+        betas: Any = 8,
         adjust: bool | None = None,
         order: str = "sequential",
         blocks: Sequence | None = None,
@@ -206,6 +235,14 @@ class ChainedLangevin(LangevinBase):
             prefix_source,
             prefix_potential,
         )
+        self._ladder = check_betas(betas)
+        if self._conditional == "tempered" and (
+            explicit or prefix_source is not None or prefix_potential is not None
+        ):
+            raise ValueError(
+                "conditional='tempered' moves every replica by the full sweep; it takes no "
+                "`sigmas`, `prefix_source` or `prefix_potential`."
+            )
         self._prefix_source = prefix_source
         self._prefix_potential = prefix_potential
         if blocks is not None and (
@@ -232,11 +269,19 @@ class ChainedLangevin(LangevinBase):
             patch_size=self._patch_size,
             blocks=self._blocks,
         )
+        if self._conditional == "tempered" and layout.dim > 0:  # else: nothing to sweep
+            check_tempered(self._model, model_args, model_kwargs)
+            self._sigmas = None
+            self._layout, self._resolved_conditional, self._prefix_kind = layout, "tempered", None
+            if self._steps_per_patch_arg is None:
+                self._steps_per_patch = 20
+            return
         conditional, kind = choose_conditional(
             layout,
             self._conditional,
             explicit_levels=self._sigmas is not None,
             order=self._order,
+            tempered_ok=lambda: tempered_unavailable(self._model, model_args, model_kwargs) is None,
             prefix=lambda: prefix_kind(
                 layout,
                 self._model,
@@ -295,7 +340,11 @@ class ChainedLangevin(LangevinBase):
         return None if self._layout is None else self._layout.num_patches
 
     def get_diagnostics_str(self, state):
-        scale = np.mean(state.adapt_state.step_scale)
+        a = state.adapt_state
+        if isinstance(a, TemperedAdaptState):
+            swap = np.mean(np.asarray(a.swap_accept_sum) / np.maximum(a.num_proposed, 1))
+            return f"swap acc. {swap:.2f}, acc. prob={state.mean_accept_prob:.2f}"
+        scale = np.mean(a.step_scale)
         return f"mean step scale {scale:.2e}. acc. prob={state.mean_accept_prob:.2f}"
 
     def _level_step_sizes(self):
@@ -320,15 +369,42 @@ class ChainedLangevin(LangevinBase):
             )
         return False
 
+    def refresh(self, state, model_args, model_kwargs):
+        if not isinstance(state.adapt_state, TemperedAdaptState):
+            return super().refresh(state, model_args, model_kwargs)
+        flat = LangevinState(*state)._replace(z=_flat(state.z), z_grad=_flat(state.z_grad))
+        new = tempered_refresh(self._model, model_args, model_kwargs, flat)
+        return self._as_tree(new)._replace(rng_key=state.rng_key)
+
     def _sampler(self, model_args, model_kwargs):
+        if self._resolved_conditional == "tempered":
+            return tempered_sampler(
+                self._model,
+                model_args,
+                model_kwargs,
+                lambda f: langevin(
+                    f,
+                    step_size=self._step_size,
+                    num_steps=HOT_STEPS,
+                    adjust=self._adjust,
+                    num_warmup=self._num_warmup,
+                    target_accept_prob=self._target_accept_prob,
+                ),  # fmt: skip
+                self._ladder,
+                make_target=lambda f: self._chained(f, None),
+                num_warmup=self._num_warmup,
+            )
         prefix = (
             self._prefix(model_args, model_kwargs)
             if self._resolved_conditional == "prefix"
             else None
         )
+        return self._chained(self._target(model_args, model_kwargs), prefix)
+
+    def _chained(self, potential_and_score, prefix):
         return chained(
             self._layout,
-            self._target(model_args, model_kwargs),
+            potential_and_score,
             prefix_source=prefix,
             step_size=self._step_size,
             sigmas=self._sigmas,

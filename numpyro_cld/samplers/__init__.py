@@ -4,7 +4,9 @@ usable without :class:`numpyro.infer.MCMC` (``docs/functional.md``), as NumPyro'
 
 - :func:`langevin` - ULA / MALA with warmup adaptation;
 - :func:`annealed` - one annealing sweep per transition;
-- :func:`chained` - one sweep over patches per transition (prefix or full conditionals).
+- :func:`chained` - one sweep over patches per transition (prefix or full conditionals);
+- :func:`replica_exchange` - any of them on each power of a tempered likelihood, with
+  swaps and exact prior draws (:mod:`.tempering`).
 
 All return ``(init, step)``: ``init(position, rng_key) -> LangevinState`` and
 ``step(rng_key, state) -> LangevinState``.
@@ -14,5 +16,14 @@ from .annealed import AnnealedAdaptState, annealed
 from .chained import chained
 from .langevin import langevin
 from .state import LangevinState
+from .tempering import TemperedAdaptState, replica_exchange
 
-__all__ = ["AnnealedAdaptState", "LangevinState", "annealed", "chained", "langevin"]
+__all__ = [
+    "AnnealedAdaptState",
+    "LangevinState",
+    "TemperedAdaptState",
+    "annealed",
+    "chained",
+    "langevin",
+    "replica_exchange",
+]

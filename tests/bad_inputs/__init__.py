@@ -48,6 +48,10 @@ def observed_model(y=1.0):          # one latent, one observed site
     mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
     numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
 
+def improper_model():               # a latent the model cannot draw forward
+    mu = numpyro.sample("mu", dist.ImproperUniform(dist.constraints.real, (), ()))
+    numpyro.sample("y", dist.Normal(mu, 1.0), obs=1.0)
+
 def discrete_model():
     numpyro.sample("k", dist.Bernoulli(0.5))
 
