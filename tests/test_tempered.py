@@ -13,9 +13,10 @@ import numpyro.distributions as dist
 import pytest
 from jax import random
 from numpyro.diagnostics import effective_sample_size
+from numpyro.handlers import block
 from numpyro.infer import MCMC
 from numpyro.infer.gibbs import CustomGibbs, Gibbs
-from numpyro.infer.util import potential_energy
+from numpyro.infer.util import constrain_fn, log_density, potential_energy
 
 from numpyro_cld import ChainedLangevin
 from numpyro_cld.calibration import rank_uniformity_test, sbc_ranks
@@ -62,6 +63,55 @@ def test_core_is_exact_on_a_conjugate_posterior():
     draws = jax.jit(jax.vmap(chain))(random.split(random.key(1), 4))
     prec = 1 / 9 + len(Y)
     _mcse_check(np.asarray(draws), float(Y.sum()) / prec, 1 / prec)
+
+
+COUNTS = jnp.array([[3.0, 1.0, 6.0], [0.0, 2.0, 8.0]])
+POISSON = jnp.array([2.0, 5.0, 3.0, 4.0])
+
+
+def hierarchical_counts(y=COUNTS):
+    kappa = numpyro.sample("kappa", dist.HalfNormal(10.0))
+    phi = numpyro.sample("phi", dist.Dirichlet(jnp.ones(3)))
+    with numpyro.plate("g", 2):
+        theta = numpyro.sample("theta", dist.Dirichlet(kappa * phi))
+        numpyro.sample("y", dist.Multinomial(10, theta), obs=y)
+    numpyro.factor("extra", -0.1 * kappa)  # a user factor: part of the likelihood
+
+
+def test_tempered_potential_splits_prior_and_likelihood_in_unconstrained_space():
+    # U_0 must be NumPyro's own potential of the prior (the transforms' log-Jacobians are
+    # prior terms, added by NumPyro as factors, and must not be tempered), and U_0 - U_1 the
+    # log-likelihood, which `log_likelihood` sums directly
+    tm = tempered_model(hierarchical_counts, random.key(0))
+    prior_only = block(hierarchical_counts, hide_fn=lambda s: s.get("is_observed", False))
+    for i in range(4):
+        z = tm.prior_sample(random.key(i))
+        params = tm.unravel(z)
+        u0, u1 = (float(tm.potential_and_score(z, b)[0]) for b in (0.0, 1.0))
+        assert np.isclose(u1, float(potential_energy(hierarchical_counts, (), {}, params)))
+        # in constrained space: log p0 and log p0 + log L; the log-Jacobian from U_1
+        values = constrain_fn(hierarchical_counts, (), {}, params)
+        log_joint = float(log_density(hierarchical_counts, (), {}, values)[0])
+        log_prior = float(log_density(prior_only, (), {}, values)[0])
+        log_jac = -u1 - log_joint
+        assert np.isclose(u0, -(log_prior + log_jac), rtol=1e-5, atol=1e-3)
+        assert np.isclose(float(tm.log_likelihood(z)), log_joint - log_prior, rtol=1e-5, atol=1e-3)
+        assert np.isclose(u0 - u1, log_joint - log_prior, rtol=1e-4, atol=1e-3)
+
+
+def gamma_poisson(y=POISSON):
+    lam = numpyro.sample("lam", dist.Gamma(2.0, 0.5))
+    numpyro.sample("y", dist.Poisson(lam), obs=y)
+
+
+def test_exact_on_a_constrained_conjugate_posterior():
+    # lam | y ~ Gamma(2 + sum y, 0.5 + n): a positive site, so the Jacobian enters U_b
+    mcmc = MCMC(ChainedLangevin(gamma_poisson, conditional="tempered", betas=4),
+                num_warmup=200, num_samples=1000, num_chains=4, progress_bar=False,
+                chain_method="vectorized")  # fmt: skip
+    mcmc.run(random.key(0))
+    a, b = 2.0 + 14.0, 0.5 + 4
+    _mcse_check(np.asarray(mcmc.get_samples(group_by_chain=True)["lam"]), a / b, a / b**2)
 
 
 def test_equalised_betas_keeps_ends_and_moves_towards_the_hard_pairs():

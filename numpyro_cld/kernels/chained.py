@@ -19,13 +19,10 @@ from ..sources.model_prefix import model_draws, model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
 from .base import LangevinBase, _flat
-from .chained_setup import (
+from .chained_setup import check_prefix_args, choose_conditional, model_layout, prefix_kind
+from .tempered_route import (
     check_betas,
-    check_prefix_args,
     check_tempered,
-    choose_conditional,
-    model_layout,
-    prefix_kind,
     tempered_refresh,
     tempered_sampler,
     tempered_unavailable,
@@ -123,8 +120,9 @@ class ChainedLangevin(LangevinBase):
         (:func:`numpyro_cld.schedules.chained_sigmas`); elsewhere no annealing. ``None``: no
         annealing (``steps_per_patch`` steps at the target itself).
     :param betas: likelihood powers of ``conditional="tempered"``: an int ``n`` (default 8)
-        for ``n`` powers geometric from 1e-3 to 1, adapted in warmup, or an increasing
-        sequence in ``(0, 1]`` ending at 1, used as given.
+        for ``n`` powers geometric from 1e-3 to 1, re-spaced in a warmup of at least 40
+        transitions to equal swap rates, or an increasing sequence in ``(0, 1]`` ending at
+        1, used as given.
     :param bool adjust: Metropolis-Hastings test for each patch step (MALA). Default:
         ``True`` when the target (and the prefix source) has a density, else ``False``.
     :param str order: ``"sequential"`` or ``"random"`` (a fresh patch order every sweep;

@@ -31,6 +31,8 @@ from .state import LangevinState
 
 __all__ = ["TemperedAdaptState", "equalised_betas", "replica_exchange"]
 
+MIN_WARMUP_TO_ADAPT = 40
+
 
 class TemperedAdaptState(NamedTuple):
     """What :func:`replica_exchange` carries besides the posterior replica (the
@@ -111,14 +113,16 @@ def replica_exchange(
     :param make_target: the same for the posterior replica (default ``make_local``): its
         local moves are what a unimodal posterior is left with, so they may be the costlier.
     :param int num_warmup: transitions of warmup (local adaptation; ladder adaptation with
-        ``adapt_betas`` at a quarter and at half of it).
+        ``adapt_betas`` at a quarter and at half of it, when it is at least 40).
     :param bool adapt_betas: equalise the swap rejection rates in warmup
         (:func:`equalised_betas`).
     """
     betas = jnp.asarray(betas)
     n = betas.shape[0] - 1
     make_target = make_local if make_target is None else make_target
-    retune = jnp.array([num_warmup // 4, num_warmup // 2]) if adapt_betas else jnp.zeros(0, int)
+    # re-spaced from the swap rates of at least 10 transitions, so not in a short warmup
+    adapting = adapt_betas and num_warmup >= MIN_WARMUP_TO_ADAPT
+    retune = jnp.array([num_warmup // 4, num_warmup // 2]) if adapting else jnp.zeros(0, int)
 
     def bound(beta):
         return lambda z, key=None: tempered_potential_and_score(z, beta, key)

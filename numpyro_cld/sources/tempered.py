@@ -4,16 +4,19 @@ draws from the prior by running the model forward.
 
 The likelihood is every observed ``sample`` site (``numpyro.factor`` terms included): its
 log-density is multiplied by ``b`` with the same ``scale`` mechanism as
-:class:`numpyro.handlers.scale`, so subsampled plates keep their own scaling.
+:class:`numpyro.handlers.scale`, so subsampled plates keep their own scaling. The
+log-Jacobians of the transforms to unconstrained space, which NumPyro adds as factors too,
+belong to the prior and are not tempered.
 """
 
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
-from numpyro.handlers import Messenger, seed, trace
-from numpyro.infer.util import potential_energy, unconstrain_fn
+from numpyro.handlers import Messenger, seed, substitute, trace
+from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
 __all__ = ["TemperedModel", "tempered_model", "prior_sample_error"]
 
@@ -26,8 +29,15 @@ class _temper(Messenger):
         super().__init__(fn)
 
     def process_message(self, msg):
-        if msg["type"] == "sample" and msg["is_observed"]:
+        if _observed(msg) and not _is_jacobian(msg["name"]):
             msg["scale"] = self.beta if msg["scale"] is None else self.beta * msg["scale"]
+
+
+def _is_jacobian(name: str) -> bool:
+    """The factor NumPyro's ``potential_energy`` adds for the log-Jacobian of a site's
+    transform (``_<site>_log_det``): part of the prior in unconstrained space, never
+    tempered."""
+    return name.startswith("_") and name.endswith("_log_det")
 
 
 class TemperedModel(NamedTuple):
@@ -98,7 +108,10 @@ def tempered_model(model, rng_key, model_args=(), model_kwargs=None) -> Tempered
         return pe, -grad
 
     def log_likelihood(z):
-        return potential(z, 0.0) - potential(z, 1.0)
+        # summed directly: -U_1 + U_0 would cancel two large float32 numbers
+        values = constrain_fn(model, model_args, kwargs, unravel(z))
+        tr = trace(substitute(model, data=values)).get_trace(*model_args, **kwargs)
+        return sum(_site_log_prob(s) for s in tr.values() if _observed(s))
 
     def prior_sample(key):
         values = _latent_values(_trace(model, key, model_args, kwargs))
@@ -108,6 +121,15 @@ def tempered_model(model, rng_key, model_args=(), model_kwargs=None) -> Tempered
         return ravel_pytree(tree)[0]
 
     return TemperedModel(potential_and_score, log_likelihood, prior_sample, ravel, unravel)
+
+
+def _observed(site) -> bool:
+    return site["type"] == "sample" and site["is_observed"]
+
+
+def _site_log_prob(site):
+    log_prob = jnp.sum(site["fn"].log_prob(site["value"]))
+    return log_prob if site["scale"] is None else site["scale"] * log_prob
 
 
 def _trace(model, key, model_args, kwargs):
