@@ -10,7 +10,7 @@ from jax.typing import ArrayLike
 
 from .checks import float_array, open_unit, positive_float, positive_int
 
-__all__ = ["annealed_sigmas", "chained_sigmas", "noise_ratio"]
+__all__ = ["annealed_sigmas", "annealed_step_size", "chained_sigmas", "noise_ratio"]
 
 
 def _max_distance(x: np.ndarray) -> float:
@@ -85,6 +85,35 @@ def annealed_sigmas(draws: ArrayLike, sigma_min: float = 0.01, min_levels: int =
     if gamma is not None:
         levels = max(levels, math.ceil(math.log(sigma_1 / sigma_min) / math.log(gamma)) + 1)
     return np.geomspace(sigma_1, sigma_min, levels)
+
+
+def annealed_step_size(sigmas: ArrayLike, steps_per_level: int) -> float:
+    """Song & Ermon's (2020) technique 3: the ``eps`` of NCSN's steps
+    ``eta_i = eps sigma_i^2 / sigma_L^2`` with ``T = steps_per_level`` steps a level. For a
+    level whose start has ``gamma^2`` times its variance (``gamma`` the ratio of neighbouring
+    levels, geometric mean over the schedule), ``T`` unadjusted steps leave the variance ratio
+
+    ``f(u) = (1 - u)^(2T) (gamma^2 - 2 / (2 - u)) + 2 / (2 - u)``, ``u = eps / sigma_L^2``,
+
+    and ``eps`` is the one that brings ``f`` closest to 1 (searched on a grid of ``u`` in
+    ``(1e-9, 1)``): small enough that ULA's stationary variance ``2 / (2 - u)`` stays near 1,
+    large enough that ``T`` steps forget the previous level.
+
+    :param sigmas: ``(L,)`` decreasing positive levels (``L >= 2``).
+    :param int steps_per_level: ``T``.
+    :return: ``eps``.
+    """
+    s = float_array("sigmas", sigmas)
+    if s.ndim != 1 or s.size < 2 or not np.all(np.isfinite(s) & (s > 0)) or np.any(np.diff(s) >= 0):
+        raise ValueError(
+            f"`sigmas` must be at least 2 strictly decreasing positive levels, got {s.tolist()}."
+        )
+    t = positive_int("steps_per_level", steps_per_level)
+    gamma = (s[0] / s[-1]) ** (1.0 / (s.size - 1))
+    u = np.geomspace(1e-9, 0.999, 100_000)
+    b = 2.0 / (2.0 - u)
+    f = (1.0 - u) ** (2 * t) * (gamma**2 - b) + b
+    return float(u[np.argmin(np.abs(f - 1.0))] * s[-1] ** 2)
 
 
 def chained_sigmas(

@@ -25,11 +25,12 @@ from jax.typing import ArrayLike, DTypeLike
 
 from .blocks.random import normal
 from .checks import float_array, one_of, open_unit, positive_float, positive_int
-from .scales import annealed_sigmas, chained_sigmas, noise_ratio
+from .scales import annealed_sigmas, annealed_step_size, chained_sigmas, noise_ratio
 
 __all__ = [
     "PATHS",
     "annealed_sigmas",
+    "annealed_step_size",
     "GaussianBase",
     "StudentTBase",
     "as_base",

@@ -114,6 +114,27 @@ def test_exact_on_a_constrained_conjugate_posterior():
     _mcse_check(np.asarray(mcmc.get_samples(group_by_chain=True)["lam"]), a / b, a / b**2)
 
 
+def test_a_non_finite_prior_draw_is_never_swapped_in():
+    # a prior draw on a support's boundary can be infinite in float32; even with a finite
+    # log-likelihood there (here by construction) it must not enter the ladder
+    def pas(z, beta, key=None):
+        return 0.5 * jnp.sum(z**2), -z
+
+    init, step = replica_exchange(
+        lambda f: langevin(f, step_size=0.5, adjust=True),
+        pas,
+        lambda z: -jnp.sum(jnp.nan_to_num(z, posinf=0.0)),
+        lambda key: jnp.full(2, jnp.inf),
+        betas=jnp.array([0.0, 0.5, 1.0]),
+    )
+    state, step = init(jnp.zeros(2), random.key(0)), jax.jit(step)
+    for k in random.split(random.key(1), 20):
+        state = step(k, state)
+        assert bool(jnp.all(jnp.isfinite(state.z))) and bool(
+            jnp.all(jnp.isfinite(state.adapt_state.hot.z))
+        )
+
+
 def test_equalised_betas_keeps_ends_and_moves_towards_the_hard_pairs():
     betas = jnp.array([0.0, 0.25, 0.5, 0.75, 1.0])
     new = equalised_betas(betas, jnp.array([0.9, 0.1, 0.1, 0.1]))

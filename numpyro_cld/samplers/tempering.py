@@ -166,7 +166,10 @@ def replica_exchange(
         ll = jax.vmap(log_likelihood)(z)
         # even/odd (non-reversible) swaps: pair j = (j, j + 1) proposed when j % 2 == i % 2
         log_a = (bs[1:] - bs[:-1]) * (ll[:-1] - ll[1:])
-        log_a = jnp.where(jnp.isnan(log_a), -jnp.inf, log_a)
+        # a replica with a non-finite value (e.g. a prior draw on a support's boundary in
+        # float32) is never swapped in
+        ok = jnp.all(jnp.isfinite(z), -1) & jnp.isfinite(ll)
+        log_a = jnp.where(ok[:-1] & ok[1:] & ~jnp.isnan(log_a), log_a, -jnp.inf)
         proposed = jnp.arange(n) % 2 == state.i % 2
         accept_prob = jnp.where(proposed, jnp.exp(jnp.minimum(log_a, 0.0)), 0.0)
         swap = random.uniform(k_swap, (n,)) < accept_prob

@@ -35,7 +35,8 @@ from numpyro_cld.nets import (PatchLSTM, ScoreConv, ScoreMLP, as_prefix_source,
                               as_score_fn, load, save, train)
 from numpyro_cld.parallel import sharded_chains
 from numpyro_cld.plots import plot_frequency_vs_steps, plot_image_grid, plot_mode_frequencies
-from numpyro_cld.schedules import (GaussianBase, StudentTBase, annealed_sigmas, as_base,
+from numpyro_cld.schedules import (GaussianBase, StudentTBase, annealed_sigmas,
+                                   annealed_step_size, as_base,
                                    chained_sigmas, check_lambdas, check_sigmas, ncsn_sigmas,
                                    ncsn_step_sizes, noise_ratio, vp_lambdas)
 from numpyro_cld.sources import GaussianMixturePrefix, PotentialPrefix

@@ -192,4 +192,25 @@ CASES = [
         TypeError,
         "`dim` must be a positive integer",
     ),
+    (
+        "schedules",
+        "technique-3 step size for increasing levels",
+        "annealed_step_size([0.1, 1.0], 100)",
+        ValueError,
+        "`sigmas` must be at least 2 strictly decreasing positive levels",
+    ),
+    (
+        "schedules",
+        "technique-3 step size for a single level",
+        "annealed_step_size([1.0], 100)",
+        ValueError,
+        "`sigmas` must be at least 2 strictly decreasing positive levels",
+    ),
+    (
+        "schedules",
+        "technique-3 step size with zero steps per level",
+        "annealed_step_size([1.0, 0.1], 0)",
+        ValueError,
+        "`steps_per_level` must be a positive integer",
+    ),
 ]
