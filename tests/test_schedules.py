@@ -205,7 +205,7 @@ def test_annealed_step_size_solves_song_ermon_technique_3(sigma_1, levels, steps
 
     def worst(e):
         out = []
-        for prev, s in zip(sigmas[:-1], sigmas[1:]):
+        for prev, s in zip(sigmas[:-1], sigmas[1:], strict=True):
             v, eta = prev**2, e * s**2 / sigmas[-1] ** 2
             for _ in range(steps):
                 v = (1 - eta / s**2) ** 2 * v + 2 * eta
