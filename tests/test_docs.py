@@ -43,6 +43,6 @@ def test_functional_page_examples_run():
 
     with open(os.path.join(ROOT, "docs", "functional.md")) as f:
         blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for block in blocks:
         exec(compile(block, "docs/functional.md", "exec"), {})

@@ -25,6 +25,7 @@ from .smoothing import (
     smooth,
     smooth_distribution,
 )
+from .tempered import TemperedModel, tempered_model
 
 __all__ = [
     "SMOOTHING_OPTIONS",
@@ -48,5 +49,7 @@ __all__ = [
     "score_fn_level_source",
     "smooth",
     "smooth_distribution",
+    "TemperedModel",
+    "tempered_model",
     "tempered_level_source",
 ]
