@@ -20,6 +20,7 @@ from numpyro.infer.util import constrain_fn, log_density, potential_energy
 
 from numpyro_cld import ChainedLangevin
 from numpyro_cld.calibration import rank_uniformity_test, sbc_ranks
+from numpyro_cld.diagnostics import swap_summary
 from numpyro_cld.posteriors import mixture_prior_linear, sign_ambiguity
 from numpyro_cld.samplers import langevin
 from numpyro_cld.samplers.tempering import equalised_betas, replica_exchange
@@ -167,6 +168,12 @@ def test_mode_masses_from_a_start_in_one_mode(member):
     extra = mcmc.get_extra_fields()
     assert int(extra["diverging"].sum()) == 0
     assert float(extra["adapt_state.jumped"].mean()) > 0.05  # swaps do reach the posterior
+    summary = swap_summary(mcmc)
+    assert summary.swap_accept.shape == (8, 4) and summary.jump_rate.shape == (8,)  # 4 pairs
+    assert bool((summary.swap_accept > 0.05).all())  # every pair communicates
+    np.testing.assert_allclose(
+        summary.jump_rate, np.asarray(extra["adapt_state.jumped"]).reshape(8, -1).mean(-1)
+    )
     n = labels.size
     for k, w in enumerate(m.weights):
         ind = (labels == k).astype(float)

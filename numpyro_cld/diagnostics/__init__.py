@@ -23,13 +23,16 @@ batch ``(n, *event_shape)`` to ``n`` integer labels (e.g. an image classifier).
 Modules: :mod:`~numpyro_cld.diagnostics.modes` (mode rules),
 :mod:`~numpyro_cld.diagnostics.coverage` (the coverage Dataset),
 :mod:`~numpyro_cld.diagnostics.compare` (the comparison table),
-:mod:`~numpyro_cld.diagnostics.draws` (draws with a chain dimension from any run) and
+:mod:`~numpyro_cld.diagnostics.draws` (draws with a chain dimension from any run),
+:mod:`~numpyro_cld.diagnostics.tempering` (:func:`swap_summary`: how a tempered run's ladder
+communicated) and
 :mod:`~numpyro_cld.diagnostics.arviz_compat` (arviz 0.23 / 1.x differences).
 """
 
 from .compare import KernelComparison, compare_kernels
 from .coverage import attach_coverage, frequencies_by_draw, mode_coverage
 from .modes import ModeRule, assign_modes, mode_rule
+from .tempering import swap_summary
 
 __all__ = [
     "ModeRule",
@@ -40,4 +43,5 @@ __all__ = [
     "frequencies_by_draw",
     "compare_kernels",
     "KernelComparison",
+    "swap_summary",
 ]

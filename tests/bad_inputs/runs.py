@@ -173,4 +173,11 @@ CASES = [
         ValueError,
         "site 'mu' has an improper prior (ImproperUniform)",
     ),
+    (
+        "runs",
+        "swap summary of a run without replicas",
+        "swap_summary(MCMC(Langevin(model), num_warmup=1, num_samples=1, progress_bar=False))",
+        ValueError,
+        "`mcmc` must have run ChainedLangevin on the tempered route",
+    ),
 ]
