@@ -22,7 +22,6 @@ from .base import LangevinBase, _flat
 from .chained_setup import check_prefix_args, choose_conditional, model_layout, prefix_kind
 from .tempered_route import (
     check_betas,
-    check_tempered,
     tempered_refresh,
     tempered_sampler,
     tempered_unavailable,
@@ -234,13 +233,6 @@ class ChainedLangevin(LangevinBase):
             prefix_potential,
         )
         self._ladder = check_betas(betas)
-        if self._conditional == "tempered" and (
-            explicit or prefix_source is not None or prefix_potential is not None
-        ):
-            raise ValueError(
-                "conditional='tempered' moves every replica by the full sweep; it takes no "
-                "`sigmas`, `prefix_source` or `prefix_potential`."
-            )
         self._prefix_source = prefix_source
         self._prefix_potential = prefix_potential
         if blocks is not None and (
@@ -267,19 +259,14 @@ class ChainedLangevin(LangevinBase):
             patch_size=self._patch_size,
             blocks=self._blocks,
         )
-        if self._conditional == "tempered" and layout.dim > 0:  # else: nothing to sweep
-            check_tempered(self._model, model_args, model_kwargs)
-            self._sigmas = None
-            self._layout, self._resolved_conditional, self._prefix_kind = layout, "tempered", None
-            if self._steps_per_patch_arg is None:
-                self._steps_per_patch = 20
-            return
         conditional, kind = choose_conditional(
             layout,
             self._conditional,
             explicit_levels=self._sigmas is not None,
             order=self._order,
-            tempered_ok=lambda: tempered_unavailable(self._model, model_args, model_kwargs) is None,
+            tempered_unavailable=lambda: tempered_unavailable(
+                self._model, model_args, model_kwargs
+            ),
             prefix=lambda: prefix_kind(
                 layout,
                 self._model,

@@ -60,6 +60,11 @@ def check_prefix_args(
             "`conditional='full'` does not use `prefix_source` or "
             "`prefix_potential`; use conditional='prefix' or drop them."
         )
+    if conditional == "tempered" and (user_prefix or sigmas is not None):
+        raise ValueError(
+            "conditional='tempered' moves every replica by the full sweep; it takes no "
+            "`sigmas`, `prefix_source` or `prefix_potential`."
+        )
     if conditional == "full" and sigmas is not None and not isinstance(sigmas, str):
         raise ValueError(
             "`sigmas` (Chained-ALD) needs conditional='prefix': the full "
@@ -121,19 +126,25 @@ def choose_conditional(
     explicit_levels: bool,
     order: str,
     prefix: Callable[[], str],
-    tempered_ok: Callable[[], bool] = lambda: False,
+    tempered_unavailable: Callable[[], str | None],
 ) -> tuple[str, str | None]:
     """The sweep a :class:`~numpyro_cld.ChainedLangevin` runs and where its prefix
     conditionals come from: ``("prefix", kind)``, ``("tempered", None)`` or ``("full",
     None)``. ``prefix()`` is :func:`prefix_kind` for this model; where it finds no exact
-    prefix marginals, ``"auto"`` runs the tempered route where ``tempered_ok()`` (a model with
-    data and a prior to draw from) and falls back to the full sweep otherwise, each with a
-    one-line warning, while
+    prefix marginals, ``"auto"`` runs the tempered route where ``tempered_unavailable()`` says
+    nothing against it (a model with data and a prior to draw from) and falls back to the full
+    sweep otherwise, each with a one-line warning; ``conditional="tempered"`` raises with its
+    reason, as
     ``conditional="prefix"`` or explicit ``sigmas`` raise."""
     if layout.dim == 0:  # nothing to sweep (the state passes through unchanged)
         return "full", None
     if conditional == "full":
         return "full", None
+    if conditional == "tempered":
+        why = tempered_unavailable()
+        if why is not None:
+            raise ValueError(f"conditional='tempered' {why}.")
+        return "tempered", None
     try:
         kind = prefix()
     except NotExactError as e:
@@ -143,7 +154,7 @@ def choose_conditional(
                 "conditional='full' (exact Metropolis-within-Gibbs with adjust=True, "
                 "not mode-finding) or pass a `prefix_potential`/`prefix_source`."
             ) from None
-        if tempered_ok():
+        if tempered_unavailable() is None:
             warnings.warn(
                 "ChainedLangevin: a model with data (no exact prefix conditionals): running "
                 "conditional='tempered', replica exchange over likelihood powers anchored at "

@@ -15,7 +15,6 @@ from ..sources.tempered import prior_sample_error, tempered_model
 
 __all__ = [
     "check_betas",
-    "check_tempered",
     "tempered_refresh",
     "tempered_sampler",
     "tempered_unavailable",
@@ -63,13 +62,6 @@ def tempered_unavailable(model, model_args, model_kwargs) -> str | None:
         )
     why = prior_sample_error(model, random.key(0), model_args, model_kwargs)
     return None if why is None else f"draws the prior by running the model forward, but {why}"
-
-
-def check_tempered(model, model_args, model_kwargs) -> None:
-    """Raise where :func:`tempered_unavailable` says why."""
-    why = tempered_unavailable(model, model_args, model_kwargs)
-    if why is not None:
-        raise ValueError(f"conditional='tempered' {why}.")
 
 
 def tempered_sampler(
