@@ -18,6 +18,22 @@ def _max_distance(x: np.ndarray) -> float:
     return float(np.sqrt(max((sq[:, None] + sq[None, :] - 2 * x @ x.T).max(), 0.0)))
 
 
+def _max_patch_distance(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> float:
+    """The largest :func:`_max_distance` over the patches ``x[:, a:b]``, exactly, with few
+    patches computed in full: a patch's diameter is at most twice its largest distance to
+    its mean, so patches are visited in decreasing order of that bound until the bound falls
+    below the best diameter so far (a loop over all 10^4 patches of d = 10^5 took minutes)."""
+    # largest distance of a draw to the mean draw, per patch, without a Python loop
+    centred = x - np.mean(x, 0)
+    radius = np.sqrt(np.max(np.add.reduceat(centred**2, starts, axis=1), axis=0))
+    best = 0.0
+    for j in np.argsort(-radius):
+        if 2 * radius[j] <= best:
+            break
+        best = max(best, _max_distance(x[:, starts[j] : ends[j]]))
+    return best
+
+
 def _check_draws(draws: ArrayLike) -> np.ndarray:
     x = float_array("draws", draws)
     if x.ndim != 2 or x.shape[0] < 2 or not np.all(np.isfinite(x)):
@@ -160,8 +176,7 @@ def chained_sigmas(
             f"`starts` must lie below the dimension {d} of `draws`, got {starts.tolist()}."
         )
     ends = np.append(starts[1:], d)
-    # setup, once per run: a loop over the patches (not per step)
-    sigma_1 = max(_max_distance(x[:, a:b]) for a, b in zip(starts, ends, strict=True))
+    sigma_1 = _max_patch_distance(x, starts, ends)
     _check_scale(sigma_1)
     if not sigma_1 > 0:
         raise ValueError("`draws` do not vary within any patch: no scale for the noise levels.")

@@ -347,6 +347,21 @@ def test_chained_sigmas_start_at_the_largest_distance_within_a_patch():
     np.testing.assert_allclose(chained_sigmas(x, [0])[0], whole, rtol=1e-9)
 
 
+def test_chained_sigmas_pruned_search_equals_every_patch():
+    # the first level visits few patches (bound: twice the largest distance to the mean);
+    # it must equal the maximum over every patch, here with many unequal patches and scales
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 300)) * rng.uniform(0.2, 3.0, 300)
+    for starts in (np.arange(300), np.arange(0, 300, 7), np.unique(rng.integers(1, 300, 60))):
+        starts = np.unique(np.append(0, starts))
+        ends = np.append(starts[1:], 300)
+        brute = max(
+            np.max(np.linalg.norm(x[:, None, a:b] - x[None, :, a:b], axis=-1))
+            for a, b in zip(starts, ends, strict=True)
+        )
+        np.testing.assert_allclose(chained_sigmas(x, starts)[0], brute, rtol=1e-9)
+
+
 def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
     model, _ = two_mixture(d=4)
     kernel = ChainedLangevin(model, patch_size=2, steps_per_patch=2)
@@ -570,6 +585,71 @@ def test_pickle_and_blocks_by_site_name_with_random_order(mc_check):
     s = mcmc.get_samples(group_by_chain=True)
     mc_check(s["a"], 1.0, 4.0)
     mc_check(s["b"], 0.0, 1.0)
+
+
+@pytest.mark.parametrize("conditional", ["full", "prefix"])
+def test_program_size_does_not_grow_with_the_number_of_blocks(conditional):
+    # one lax.scan over the blocks: the traced step is the same size for 6 and 60 blocks
+    # (unequal blocks of the full sweep are padded; equal ones need no padding)
+    import jax
+
+    def potential_and_score(x, key):
+        return 0.5 * jnp.sum(x**2), -x
+
+    def num_equations(num_blocks):
+        if conditional == "full":
+            sizes = [1 + (j % 3) for j in range(num_blocks)]
+        else:
+            sizes = [2] * num_blocks
+        ends = np.cumsum(sizes)
+        blocks = [np.arange(e - n, e) for n, e in zip(sizes, ends, strict=True)]
+        layout = patch_layout(int(ends[-1]), blocks=blocks)
+        src = None
+        if conditional == "prefix":
+            src = GaussianMixturePrefix(
+                jnp.zeros(1), jnp.zeros((1, layout.dim)), 1.0, starts=layout.starts
+            )
+        init, step = chained(layout, potential_and_score, prefix_source=src, adjust=True,
+                             num_warmup=5, steps_per_patch=2)  # fmt: skip
+        state = init(jnp.zeros(layout.dim), random.key(0))
+        return len(jax.make_jaxpr(step)(random.key(1), state).jaxpr.eqns)
+
+    assert num_equations(6) == num_equations(60)
+
+
+def test_unequal_blocks_sample_their_full_conditionals_exactly():
+    # padded blocks: a correlated Gaussian through blocks of sizes 1, 3, 1 with MALA; the
+    # padding slots must not change the chain's target (mean and variance within MCSE)
+    import jax
+
+    cov = 0.5 * np.eye(5) + 0.5
+    chol = jnp.asarray(np.linalg.cholesky(cov))
+    prec = jnp.asarray(np.linalg.inv(cov))
+
+    def potential_and_score(x, key):
+        return 0.5 * x @ prec @ x, -prec @ x
+
+    layout = patch_layout(5, blocks=[[0], [1, 2, 3], [4]])
+    init, step = chained(layout, potential_and_score, adjust=True, num_warmup=200,
+                         steps_per_patch=3)  # fmt: skip
+
+    def run(key):
+        k0, k1 = random.split(key)
+        state = init(chol @ random.normal(k0, (5,)), k0)
+
+        def body(state, k):
+            state = step(k, state)
+            return state, state.z
+
+        _, xs = jax.lax.scan(body, state, random.split(k1, 1200))
+        return xs[200:]
+
+    xs = np.asarray(jax.jit(jax.vmap(run))(random.split(random.key(3), 8)))
+    ess = effective_sample_size(xs)
+    mean, var = xs.mean((0, 1)), xs.var((0, 1))
+    assert np.all(np.abs(mean) < 4 * np.sqrt(1.0 / ess)), (mean, ess)
+    # Var of a sample variance of a unit-variance Gaussian: 2 / ESS
+    assert np.all(np.abs(var - 1.0) < 4 * np.sqrt(2.0 / ess)), (var, ess)
 
 
 def test_last_patch_may_be_smaller():

@@ -278,3 +278,39 @@ def test_step_size_traced_by_the_users_jit(cls):
     step = 2e-5 if cls is AnnealedLangevin else 0.05
     traced = np.asarray(jax.jit(draws)(jnp.float32(step)))
     np.testing.assert_allclose(traced, np.asarray(draws(step)), rtol=1e-4, atol=1e-5)
+
+
+def _compiles_on_second_run(make_kernel, num_chains):
+    compiled = []
+    listener = lambda name, secs, **kw: compiled.append(name)  # noqa: E731
+    mcmc = MCMC(
+        make_kernel(), num_warmup=3, num_samples=3, num_chains=num_chains,
+        chain_method="vectorized", progress_bar=True,
+    )  # fmt: skip
+    mcmc.run(random.key(0))
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        mcmc.run(random.key(1))
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return sum(name.endswith("backend_compile_duration") for name in compiled)
+
+
+def test_second_run_compiles_nothing_new():
+    # Same shapes, new key: a second MCMC.run reuses every program of the kernel (one chain;
+    # vectorized chains: the slow test below).
+    assert _compiles_on_second_run(KERNELS["chained-prefix"], 1) == 0
+
+
+@pytest.mark.slow
+def test_second_run_compiles_no_more_than_nuts():
+    # Vectorized chains recompile one program that is NumPyro's own (initialize_model maps
+    # over the chain keys with an eager lax.map), as NUTS does, so the count is compared
+    # with NUTS's. (progress_bar=False recompiles the sampling loop for every kernel, NUTS
+    # included: numpyro.util.fori_collect jits a new closure per call; docs/benchmarks.md.)
+    from numpyro.infer import NUTS
+
+    assert _compiles_on_second_run(KERNELS["mala"], 1) == 0
+    assert _compiles_on_second_run(KERNELS["mala"], 2) <= _compiles_on_second_run(
+        lambda: NUTS(mixture4), 2
+    )

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax, random
 
-__all__ = ["PatchLayout", "patch_layout", "scan_patches"]
+__all__ = ["PatchLayout", "patch_layout", "patch_padding", "scan_patches"]
 
 
 class PatchLayout(NamedTuple):
@@ -107,6 +107,16 @@ def patch_layout(
     return PatchLayout(dim, indices, starts, blocks is None, contiguous)
 
 
+def patch_padding(layout: PatchLayout) -> int:
+    """Slots to append to the raveled vector so that explicit blocks of different sizes run
+    in one ``lax.scan``: each block is padded to the largest with indices of these slots
+    (0 when the blocks are equal)."""
+    if layout.equal or not layout.indices:
+        return 0
+    sizes = [len(g) for g in layout.indices]
+    return max(sizes) - min(sizes)
+
+
 PatchStep = Callable[[Any, Any, Any], tuple[Any, tuple[Any, Any]]]
 """``patch_step(carry, i, idx) -> (carry, (accept_prob, num_diverging))`` for patch ``i``
 whose raveled positions are ``idx``."""
@@ -119,12 +129,18 @@ def scan_patches(
     *,
     order: str = "sequential",
     rng_key: Any = None,
+    pad: bool = False,
 ) -> tuple[Any, Any, Any]:
     """Run ``patch_step`` over every patch, in order or (``order="random"``) in a fresh
     random order drawn from ``rng_key``.
 
-    Equal patches run in one ``lax.scan`` (compile time independent of their number); the
-    smaller last patch and explicit blocks of different sizes are unrolled.
+    Equal patches run in one ``lax.scan``, and so do explicit blocks of different sizes with
+    ``pad``: each is padded to the largest with the indices ``dim, dim + 1, ...`` of the
+    :func:`patch_padding` slots, which ``patch_step`` must append to its vector and leave out
+    of the target (a coordinate the target does not depend on random-walks, and its forward
+    and reverse MALA noises cancel exactly). Compile time is then independent of the number
+    of patches. Blocks of different sizes without ``pad`` (the prefix sweep, whose sources
+    read a patch's size from its shape) are unrolled.
 
     :return: ``(carry, accept_prob, num_diverging)``: per-patch acceptance ``(P,)`` in patch
         order and the total number of faulty steps.
@@ -133,16 +149,27 @@ def scan_patches(
     shuffle = order == "random"
     if layout.equal:
         n_eq = layout.dim // len(layout.indices[0])
-        ids = random.permutation(rng_key, n_eq) if shuffle else jnp.arange(n_eq)
-        idx_eq = jnp.asarray(np.stack(layout.indices[:n_eq]))[ids]
-        carry, (acc, ndiv) = lax.scan(
-            lambda c, inp: patch_step(c, inp[0], inp[1]), carry, (ids, idx_eq)
-        )
-        acc = jnp.zeros_like(acc).at[ids].set(acc)  # back to patch order
-        if n_eq < num:  # the smaller last patch (with a random order: after the others)
-            carry, (a, n) = patch_step(carry, jnp.asarray(n_eq), jnp.asarray(layout.indices[-1]))
-            acc, ndiv = jnp.append(acc, a), jnp.append(ndiv, n)
-        return carry, acc, jnp.sum(ndiv, dtype=jnp.int32)
+        stacked = np.stack(layout.indices[:n_eq])
+    elif pad or patch_padding(layout) == 0:
+        n_eq, size = num, max(len(g) for g in layout.indices)
+        stacked = np.stack(
+            [np.concatenate([g, layout.dim + np.arange(size - len(g))]) for g in layout.indices]
+        ).astype(np.int32)
+    else:
+        return _unrolled(layout, patch_step, carry, shuffle, rng_key)
+    ids = random.permutation(rng_key, n_eq) if shuffle else jnp.arange(n_eq)
+    carry, (acc, ndiv) = lax.scan(
+        lambda c, inp: patch_step(c, inp[0], inp[1]), carry, (ids, jnp.asarray(stacked)[ids])
+    )
+    acc = jnp.zeros_like(acc).at[ids].set(acc)  # back to patch order
+    if n_eq < num:  # the smaller last patch (with a random order: after the others)
+        carry, (a, n) = patch_step(carry, jnp.asarray(n_eq), jnp.asarray(layout.indices[-1]))
+        acc, ndiv = jnp.append(acc, a), jnp.append(ndiv, n)
+    return carry, acc, jnp.sum(ndiv, dtype=jnp.int32)
+
+
+def _unrolled(layout, patch_step, carry, shuffle, rng_key):
+    num = layout.num_patches
     perm = random.permutation(rng_key, num) if shuffle else None
     branches = [
         lambda c, j=j: patch_step(c, jnp.asarray(j), jnp.asarray(layout.indices[j]))

@@ -23,7 +23,7 @@ from ..blocks.adaptation import (
     running_mean,
     stalled,
 )
-from ..blocks.patches import PatchLayout, scan_patches
+from ..blocks.patches import PatchLayout, patch_padding, scan_patches
 from ..blocks.step import (
     PotentialAndScore,
     StepState,
@@ -104,6 +104,8 @@ def chained(
         )
     mass_windows = patch_mass_windows(num_warmup) if adapt_mass_matrix else None
     prefix = prefix_source is not None
+    # the full sweep runs blocks of different sizes in one scan, padded (scan_patches)
+    pad = 0 if prefix else patch_padding(layout)
     if sigmas is not None and not prefix:
         raise ValueError(
             "`sigmas` (Chained-ALD) needs a `prefix_source`: the full "
@@ -165,15 +167,16 @@ def chained(
             # one multiplier per level: (L,) here, stored as () without sigmas
             scale = jnp.reshape(patch_step_scale(adapt, i, warm), (-1,))
             da = jax.tree.map(lambda a: jnp.reshape(a[i], (-1,)), adapt.da_state)
-            mass = adapt.mass_sqrt_inv[idx]
+            mass = _padded(adapt.mass_sqrt_inv, pad, 1)[idx]
+            x = _padded(x, pad, 0)
 
             def make_source(ctx, sigma):
                 if prefix:
                     return lambda v, k: prefix_source.potential_and_score(ctx, i, v, sigma)
 
                 def full_conditional(v, k):
-                    pe, s = potential_and_score(x.at[idx].set(v), k)
-                    return pe, s[idx]
+                    pe, s = potential_and_score(x.at[idx].set(v)[: layout.dim], k)
+                    return pe, _padded(s, pad, 0)[idx]  # padding slots: score 0
 
                 return full_conditional
 
@@ -210,12 +213,13 @@ def chained(
             da_state = jax.tree.map(
                 lambda a, v: a.at[i].set(jnp.reshape(v, a.shape[1:])), adapt.da_state, da
             )
-            carry = (x.at[idx].set(xp), ctxs, key, adapt._replace(da_state=da_state))
+            x = x.at[idx].set(xp)[: layout.dim]
+            carry = (x, ctxs, key, adapt._replace(da_state=da_state))
             return carry, (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32))
 
         carry = (state.z, ctxs, key_sweep, state.adapt_state)
         (x, _, _, adapt_state), acc_patch, ndiv = scan_patches(
-            layout, patch_step, carry, order=order, rng_key=key_order
+            layout, patch_step, carry, order=order, rng_key=key_order, pad=not prefix
         )
         pe, score = potential_and_score(x, key_src)
         if adapt_step_size:
@@ -231,3 +235,8 @@ def chained(
         )  # fmt: skip
 
     return init, step
+
+
+def _padded(v, pad, fill):
+    """``v`` with ``pad`` slots of ``fill`` appended (the padding of unequal blocks)."""
+    return v if pad == 0 else jnp.concatenate([v, jnp.full((pad,), fill, v.dtype)])
