@@ -369,6 +369,7 @@ def test_unsupported_model_works_with_mc_and_tempered():
         assert np.all(np.isfinite(samples["tau"])) and np.all(samples["tau"] > 0)
 
 
+@pytest.mark.slow
 def test_auto_sigmas_come_from_the_model_and_reach_every_mode():
     """sigma_1 is the largest distance between the model's draws (Song & Ermon 2020): from a
     start in one mode of a two-mode mixture 13 standard deviations apart, every chain visits

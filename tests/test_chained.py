@@ -165,6 +165,7 @@ def _full_sweep_run(model, key, *args):
     return mcmc.get_samples(group_by_chain=True)
 
 
+@pytest.mark.slow
 def test_full_sweep_mala_correlated_gaussian(mc_check):
     x = _full_sweep_run(gaussian5, 0)["x"]
     mc_check(x, MEAN5, np.diag(COV5))
@@ -173,6 +174,7 @@ def test_full_sweep_mala_correlated_gaussian(mc_check):
     mc_check(prod, 0.5, COV5[0, 0] * COV5[1, 1] + COV5[0, 1] ** 2)
 
 
+@pytest.mark.slow
 def test_full_sweep_mala_hierarchical_with_observations(mc_check):
     y = jnp.array([1.5, -0.5, 2.0, 0.3])
     mean, cov = hier_exact_posterior(np.asarray(y, np.float64))
@@ -362,6 +364,7 @@ def test_chained_sigmas_pruned_search_equals_every_patch():
         np.testing.assert_allclose(chained_sigmas(x, starts)[0], brute, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
     model, _ = two_mixture(d=4)
     kernel = ChainedLangevin(model, patch_size=2, steps_per_patch=2)

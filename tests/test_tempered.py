@@ -208,6 +208,7 @@ def test_refresh_recomputes_every_replica_for_new_model_arguments():
     assert np.allclose(a.hot.potential_energy, u_hot, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_block_of_numpyro_gibbs():
     # a | b ~ N(b / 2, 1 / 2) exactly; b by the tempered route, which Gibbs refreshes when `a`
     # moves (the previous test checks the refresh itself: this run is not sensitive to a

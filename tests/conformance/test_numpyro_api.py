@@ -13,7 +13,7 @@ from jax import random
 from numpy.testing import assert_allclose
 from numpyro.infer import MCMC
 
-from .test_numpyro_mcmc import CI_KERNELS, KERNELS, make_kernel
+from .test_numpyro_mcmc import CI_KERNELS, CI_MALA, KERNELS, make_kernel
 
 pytestmark = pytest.mark.filterwarnings("ignore:There are not enough devices:UserWarning")
 
@@ -48,7 +48,7 @@ def test_all_deterministic(kind):
         assert mcmc.get_samples()["x"].shape == (num_samples,) + shape
 
 
-@pytest.mark.parametrize("kind", CI_KERNELS)
+@pytest.mark.parametrize("kind", CI_MALA)
 def test_prior_with_sample_shape(kind):
     data = {
         "J": 8,
@@ -105,7 +105,7 @@ def test_compile_warmup_run(kind, num_chains):
     assert_allclose(actual_samples, expected_samples)
 
 
-@pytest.mark.parametrize("kind", CI_KERNELS)
+@pytest.mark.parametrize("kind", CI_MALA)
 @pytest.mark.parametrize("jit_args", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_model_with_multiple_exec_paths(kind, jit_args):
     def model(a=None, b=None, z=None):

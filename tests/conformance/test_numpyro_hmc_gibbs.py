@@ -23,7 +23,7 @@ from numpy.testing import assert_allclose
 from numpyro.infer import MCMC
 from numpyro.infer.gibbs import CustomGibbs, Gibbs
 
-from .test_numpyro_mcmc import CI_KERNELS, KERNELS, make_kernel
+from .test_numpyro_mcmc import CI_MALA, KERNELS, make_kernel
 
 # the chained kernels warn that models with observed data run the full-conditional sweep
 pytestmark = pytest.mark.filterwarnings("ignore:.*full-conditional:UserWarning")
@@ -148,7 +148,7 @@ def test_gaussian_model(kind, D=2, num_warmup=5000, num_samples=5000):
     assert_allclose(x1_std, np.sqrt(np.diagonal(cov11)), rtol=0.1)
 
 
-@pytest.mark.parametrize("kind", CI_KERNELS)
+@pytest.mark.parametrize("kind", CI_MALA)
 def test_callable_chain_method(kind):
     def model():
         x = numpyro.sample("x", dist.Normal(0.0, 2.0))

@@ -29,6 +29,9 @@ from numpyro_cld import ChainedLangevin, Langevin
 KERNELS = ["mala", "mwg", "chained"]
 # CI runs the API tests on the package's headline default, the others in the slow suite
 CI_KERNELS = [k if k == "chained" else pytest.param(k, marks=pytest.mark.slow) for k in KERNELS]
+# CI budget: tests of the API plumbing that every kernel shares (kernels/base.py) whose models
+# have data, where the chained default runs its tempered route, run MALA in CI instead
+CI_MALA = [k if k == "mala" else pytest.param(k, marks=pytest.mark.slow) for k in KERNELS]
 
 
 def make_kernel(kind, model=None, potential_fn=None, dense_mass=False):
