@@ -1,6 +1,10 @@
-"""Langevin step throughput on paper-gmm (d=100, 1000 vectorised chains), measured in one run:
+"""Langevin step throughput on paper-gmm (d=100 or ``--dim``, 1000 vectorised chains), measured
+in one run:
 
-- ``Langevin`` (ULA and MALA) inside ``numpyro.infer.MCMC`` (``num_steps`` steps per transition);
+- ``Langevin`` (ULA and MALA) inside ``numpyro.infer.MCMC`` (``num_steps`` steps per transition),
+  timed two ways: the slope between two run lengths with ``progress_bar=False`` (NumPyro
+  recompiles that loop on every run), and whole warm runs with ``progress_bar=True`` (a second
+  run compiles nothing, ``tests/test_reliability.py``);
 - the floor a JAX user writes: ``jit(vmap(lax.scan))`` over ``x + eta * grad log p(x) +
   sqrt(2 eta) * normal`` with ``jax.random.normal``, timed with JAX's default and with the
   classic threefry layout, the faster kept (``ula_user_floor``);
@@ -9,11 +13,15 @@
   classic layout that numpyro_cld uses for its Gaussian noise (``numpyro_cld.blocks.random``);
 - NumPyro ``HMC(num_steps=1, trajectory_length=None)`` inside ``MCMC`` (one step per transition).
 
+Before timing, it profiles the jaxpr of one step of each update (``--profile`` only that):
+gradient evaluations, RNG calls, transposes, copies and the other primitives.
+
 Prints steps/s (chain-steps per second) and the ratios; writes benchmarks/results.json.
-Usage: python benchmarks/bench_langevin.py [--chains 1000] [--steps 2000]
+Usage: python benchmarks/bench_langevin.py [--chains 1000] [--steps 2000] [--dim 100]
 """
 
 import argparse
+from collections import Counter
 
 import jax
 import jax.numpy as jnp
@@ -31,9 +39,11 @@ def main():
     parser.add_argument("--chains", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=2000, help="Langevin steps per chain")
     parser.add_argument("--num-steps", type=int, default=100, help="steps per MCMC transition")
+    parser.add_argument("--dim", type=int, default=100, help="dimension of paper-gmm")
+    parser.add_argument("--profile", action="store_true", help="only the jaxpr profile")
     args = parser.parse_args()
 
-    target = paper_gmm(100)
+    target = paper_gmm(args.dim)
     log_prob = target.distribution().log_prob
     eta = 0.01
     C, T, K = args.chains, args.steps, args.num_steps
@@ -147,7 +157,25 @@ def main():
         )
         return lambda: block(mcmc.run(random.key(0), init_params={"x": x0}) or mcmc.last_state.z)
 
+    profile_steps(log_prob, eta, x0[0])
+    if args.profile:
+        return
+
+    def in_mcmc_warm(adjust):
+        kernel = Langevin(
+            target.model, step_size=eta, num_steps=K, adjust=adjust,
+            adapt_step_size=False, adapt_mass_matrix=False,
+        )  # fmt: skip
+        mcmc = MCMC(kernel, num_warmup=0, num_samples=T // K, num_chains=C,
+                    chain_method="vectorized", progress_bar=True)  # fmt: skip
+        return lambda: block(mcmc.run(random.key(0), init_params={"x": x0}) or mcmc.last_state.z)
+
     rates, end_to_end = {}, {}
+    for name, adjust in [("ula_mcmc_warm", False), ("mala_mcmc_warm", True)]:
+        fn = in_mcmc_warm(adjust)
+        t = best_time(fn)
+        rates[name] = C * T / t
+        print(f"{name:>30}: {rates[name]:12.0f} chain-steps/s  ({t:.3f} s, whole warm runs)")
     for name, fn in [
         ("ula_user_floor_default_threefry", user_floor(True)),
         ("ula_user_floor_classic_threefry", user_floor(False)),
@@ -177,6 +205,11 @@ def main():
     ratios = {
         "ula: MCMC / the user's floor, time per step (goal <= 1.10)": rates["ula_user_floor"]
         / rates["ula_mcmc"],
+        "ula: MCMC warm runs / the user's floor, time per step": rates["ula_user_floor"]
+        / rates["ula_mcmc_warm"],
+        "mala: MCMC warm runs / bare, time per step": rates["mala_bare"] / rates["mala_mcmc_warm"],
+        "mala in MCMC, warm runs: speed / BlackJAX mala speed": rates["mala_mcmc_warm"]
+        / rates["blackjax_mala"],
         "ula: package update bare / the user's floor, time per step": rates["ula_user_floor"]
         / rates["ula_bare"],
         "ula: MCMC/bare time per step": rates["ula_bare"] / rates["ula_mcmc"],
@@ -193,8 +226,9 @@ def main():
     for k, v in ratios.items():
         print(f"{k}: {v:.3f}")
     path = write_results(
-        "langevin",
+        "langevin" if args.dim == 100 else f"langevin_d{args.dim}",
         {
+            "dim": args.dim,
             "chains": C,
             "steps": T,
             "num_steps": K,
@@ -204,6 +238,68 @@ def main():
         },
     )
     print("wrote", path)
+
+
+def _count(jaxpr, counts):
+    for eqn in jaxpr.eqns:
+        counts[eqn.primitive.name] += 1
+        for v in eqn.params.values():
+            for sub in v if isinstance(v, (tuple, list)) else (v,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    _count(inner, counts)
+    return counts
+
+
+def profile_steps(log_prob, eta, x):
+    """Primitive counts in the jaxpr of one step of each update, with the number of times the
+    gradient is traced (each trace is one evaluation per step)."""
+    import blackjax
+
+    calls = Counter()
+
+    def counted(name):
+        def log_p(y):
+            calls[name] += 1
+            return log_prob(y)
+
+        return log_p
+
+    def ours(adjust, name):
+        lp = counted(name)
+
+        def pas(y, key=None):
+            pe, g = jax.value_and_grad(lambda z: -lp(z))(y)
+            return pe, -g
+
+        def step(key, x):
+            pe, s = pas(x)
+            return langevin_steps(key, StepState(x, pe, s), pas, eta, adjust=adjust)[0].x
+
+        return step
+
+    def user(key, x):
+        return (
+            x
+            + eta * jax.grad(counted("user floor"))(x)
+            + jnp.sqrt(2 * eta) * random.normal(key, x.shape)
+        )
+
+    mala = blackjax.mala(counted("blackjax mala"), eta)
+    rows = {
+        "user floor": user,
+        "ula (ours)": ours(False, "ula (ours)"),
+        "mala (ours)": ours(True, "mala (ours)"),
+        "blackjax mala": lambda key, x: mala.step(key, mala.init(x))[0].position,
+    }
+    keep = ("threefry2x32", "random_bits", "transpose", "copy", "copy_p", "dot_general",
+            "exp", "log", "reduce_sum", "select_n")  # fmt: skip
+    print("jaxpr of one step (init of the state included where the API needs it):")
+    for name, fn in rows.items():
+        counts = _count(jax.make_jaxpr(fn)(random.key(0), x).jaxpr, Counter())
+        shown = ", ".join(f"{k} {counts[k]}" for k in keep if counts[k])
+        total = sum(counts.values())
+        print(f"  {name:>14}: {calls[name]} gradient traces, {total} equations; {shown}")
 
 
 if __name__ == "__main__":

@@ -278,9 +278,12 @@ class LangevinBase(FaultAccounting, MCMCKernel):
                     f"{discrete} are discrete. Marginalise them out (e.g. with a mixture "
                     "distribution) or use numpyro.infer.Gibbs with DiscreteGibbs for them."
                 )
+            # given init_params, one key: the functions do not depend on it, and NumPyro maps
+            # over a batch of keys with an eager lax.map, compiled again on every run
+            given = vectorized and init_params is not None
             info, self._potential_fn_gen, self._postprocess_fn, self._model_trace = (
                 initialize_model(
-                    key,
+                    key[0] if given else key,
                     self._model,
                     dynamic_args=True,
                     init_strategy=self._init_strategy,
@@ -294,7 +297,11 @@ class LangevinBase(FaultAccounting, MCMCKernel):
             if init_params is None:
                 init_params = info.z
             else:
-                _check_like("init_params", init_params, info.z)
+                num = (jnp.shape(key)[0],) if given else ()
+                proto = jax.tree.map(
+                    lambda a: jax.ShapeDtypeStruct(num + jnp.shape(a), a.dtype), info.z
+                )
+                _check_like("init_params", init_params, proto)
         elif init_params is None:
             which = "potential_fn" if self._potential_fn is not None else "score_fn"
             raise ValueError(f"`init_params` must be provided with `{which}`.")
