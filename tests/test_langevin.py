@@ -8,6 +8,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from conftest import assert_same_draws
 from jax import random
 from numpyro.infer import MCMC, NUTS, Gibbs
 
@@ -110,7 +111,7 @@ def test_same_key_same_draws_and_vectorized_equals_sequential():
             )
             mcmc.run(random.key(0))
             draws.append(mcmc.get_samples()["x"])
-        np.testing.assert_array_equal(draws[0], draws[1])
+        assert_same_draws(draws[0], draws[1])
 
 
 @pytest.mark.parametrize("adjust", [False, True])
