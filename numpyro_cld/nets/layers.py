@@ -33,6 +33,16 @@ def as_sigmas(sigmas: ArrayLike, name: str = "sigmas") -> tuple[float, ...]:
     return tuple(float(s) for s in arr)
 
 
+def check_image_shape(image_shape: Sequence[int]) -> tuple[int, int]:
+    """``(height, width)`` of the images an image network is built for."""
+    if np.ndim(image_shape) != 1 or len(image_shape) != 2:
+        raise ValueError(f"`image_shape` must be (height, width), got {image_shape!r}.")
+    shape = tuple(int(s) for s in image_shape)
+    if min(shape) < 1:
+        raise ValueError(f"`image_shape` must be (height, width), got {image_shape!r}.")
+    return shape
+
+
 def check_patch_size(num_features: int, patch_size: int) -> int:
     """``patch_size`` as an ``int``: a positive integer that divides ``num_features``.
 

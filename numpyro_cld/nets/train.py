@@ -27,14 +27,15 @@ from .conv import ScoreConv
 from .dsm import Loss, loss_for
 from .layers import check_input
 from .mlp import ScoreMLP
+from .unet import ScoreUNet
 
 __all__ = ["TrainResult", "train", "save", "load", "check_data"]
 
-_NETS = {cls.__name__: cls for cls in (ScoreMLP, ScoreConv, PatchLSTM)}
+_NETS = {cls.__name__: cls for cls in (ScoreMLP, ScoreConv, ScoreUNet, PatchLSTM)}
 _FORMAT = "numpyro_cld.nets/1"
 
 #: a network that :func:`train`, :func:`save` and :func:`load` handle
-Net = ScoreMLP | ScoreConv | PatchLSTM
+Net = ScoreMLP | ScoreConv | ScoreUNet | PatchLSTM
 
 
 class TrainResult(NamedTuple):

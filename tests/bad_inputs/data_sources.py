@@ -89,6 +89,27 @@ CASES = [
     ),
     (
         "data",
+        "flip probability above 1 for MNIST-5k",
+        "mnist5k_flip(flip_prob=1.5)",
+        ValueError,
+        "`flip_prob` must lie in",
+    ),
+    (
+        "data",
+        "negative seed for MNIST-5k",
+        "mnist5k_flip(seed=-1)",
+        ValueError,
+        "`seed` must be a non-negative integer",
+    ),
+    (
+        "data",
+        "flip probability a string for MNIST-5k",
+        "mnist5k_flip(flip_prob='half')",
+        TypeError,
+        "`flip_prob` must be a probability",
+    ),
+    (
+        "data",
         "mode rule of a scalar",
         "is_inverted(np.float32(0.3))",
         ValueError,
