@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 from numpyro.diagnostics import effective_sample_size
 
+# a script the multi-process test starts (it reads its command line at import), not a module
+collect_ignore = ["_multiprocess_worker.py"]
+
 #: The suite runs where the hardware is. CI is a CPU; on a GPU or TPU two things change:
 ON_CPU = jax.default_backend() == "cpu"
 if not ON_CPU:

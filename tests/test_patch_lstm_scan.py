@@ -55,6 +55,7 @@ def test_scan_equals_unrolled(event_shape, patch_size, num_layers, batch):
     assert not np.allclose(scanned(earlier, noisy, sigma)[..., 1:, :], got[..., 1:, :])
 
 
+@pytest.mark.slow  # CI budget: the two forward tests run in CI
 def test_scan_gradients_equal_unrolled():
     net = nets.PatchLSTM((6, 6), 6, sigmas=[1.0], hidden=16, rngs=nnx.Rngs(1))
     x = jax.random.normal(jax.random.PRNGKey(2), (3, 6, 6))

@@ -2,6 +2,7 @@
 warmup + run (resumed from ``last_state``) equals one long run; kernels and MCMC objects
 pickle; faults are flagged and never reach the samples."""
 
+import os
 import pickle
 import warnings
 
@@ -281,25 +282,50 @@ def test_step_size_traced_by_the_users_jit(cls):
 
 
 def _compiles_on_second_run(make_kernel, num_chains):
-    compiled = []
-    listener = lambda name, secs, **kw: compiled.append(name)  # noqa: E731
+    """Names of the programs XLA compiles during a second run (same shapes, new key)."""
+    import logging
+
+    names = []
+
+    class Names(logging.Handler):
+        def emit(self, record):
+            if "Finished XLA compilation of" in record.getMessage():
+                names.append(record.getMessage().split(" in ")[0])
+
     mcmc = MCMC(
         make_kernel(), num_warmup=3, num_samples=3, num_chains=num_chains,
         chain_method="vectorized", progress_bar=True,
     )  # fmt: skip
     mcmc.run(random.key(0))
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    handler, logger = Names(), logging.getLogger("jax")
+    logger.addHandler(handler)
     try:
-        mcmc.run(random.key(1))
+        with jax.log_compiles():
+            mcmc.run(random.key(1))
     finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    return sum(name.endswith("backend_compile_duration") for name in compiled)
+        logger.removeHandler(handler)
+    return names
 
 
 def test_second_run_compiles_nothing_new():
     # Same shapes, new key: a second MCMC.run reuses every program of the kernel (one chain;
-    # vectorized chains: the slow test below).
-    assert _compiles_on_second_run(KERNELS["chained-prefix"], 1) == 0
+    # vectorized chains: the slow test below). In a fresh interpreter: the claim is about one
+    # user's process, not about what earlier tests of a pytest worker left in JAX's caches
+    # (a full xdist run once saw one program compiled here; the names are in the message).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import test_reliability as t; "
+        "print('COMPILED', t._compiles_on_second_run(t.KERNELS['chained-prefix'], 1))"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=600
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("COMPILED")]
+    assert lines, out.stderr[-2000:]
+    assert lines[-1] == "COMPILED []", lines[-1]
 
 
 @pytest.mark.slow
@@ -310,7 +336,7 @@ def test_second_run_compiles_no_more_than_nuts():
     # included: numpyro.util.fori_collect jits a new closure per call; docs/benchmarks.md.)
     from numpyro.infer import NUTS
 
-    assert _compiles_on_second_run(KERNELS["mala"], 1) == 0
-    assert _compiles_on_second_run(KERNELS["mala"], 2) <= _compiles_on_second_run(
-        lambda: NUTS(mixture4), 2
+    assert _compiles_on_second_run(KERNELS["mala"], 1) == []
+    assert len(_compiles_on_second_run(KERNELS["mala"], 2)) <= len(
+        _compiles_on_second_run(lambda: NUTS(mixture4), 2)
     )

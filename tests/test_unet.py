@@ -19,11 +19,12 @@ def tiny(seed=0, **kwargs):
 
 def randomized(net, seed=1):
     """``net`` with every weight redrawn: the zero-initialised layers (DDPM's init) make a
-    fresh net independent of sigma except for the final 1/sigma."""
+    fresh net independent of sigma except for the final 1/sigma. Drawn in NumPy: one eager
+    JAX draw per weight shape compiled a program each (40 s for this net)."""
     state = nnx.state(net, nnx.Param)
     leaves, tree = jax.tree.flatten(state)
-    keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
-    new = [0.3 * jax.random.normal(k, jnp.shape(v)) for k, v in zip(keys, leaves, strict=True)]
+    rng = np.random.default_rng(seed)
+    new = [jnp.asarray(0.3 * rng.standard_normal(jnp.shape(v)), jnp.float32) for v in leaves]
     nnx.update(net, jax.tree.unflatten(tree, new))
     return net
 
@@ -49,16 +50,22 @@ def test_output_shapes(net, x):
     assert flat.shape == (3, 64)
     # the flat and the image layout are the same function
     np.testing.assert_allclose(flat, image.reshape(3, 64), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow  # CI budget: each input shape compiles the U-Net again (~10 s)
+def test_more_batch_shapes(net, x):
     assert apply(net, x.reshape(1, 3, *SHAPE), 0.3).shape == (1, 3, *SHAPE)
     assert apply(net, x[0], 0.3).shape == SHAPE
 
 
+@pytest.mark.slow  # CI budget: compiles the U-Net for new shapes or nets
 def test_sizes_not_divisible_are_padded():
     odd = nets.ScoreUNet((5, 7), SIGMAS, channels=8, channel_mult=(1, 2), rngs=nnx.Rngs(0))
     out = apply(randomized(odd), jnp.ones((3, 5, 7)), 0.1)
     assert out.shape == (3, 5, 7) and np.all(np.isfinite(out))
 
 
+@pytest.mark.slow  # CI budget: compiles the U-Net for new shapes or nets
 def test_scalar_and_per_sample_sigma(net, x):
     np.testing.assert_allclose(apply(net, x, 0.3), apply(net, x, jnp.full(3, 0.3)), rtol=1e-6)
     sig = jnp.array([1.0, 0.3, 0.1])
@@ -115,6 +122,7 @@ def test_dsm_training_decreases_loss():
     assert res.holdout_loss[-1] < 0.5 * res.holdout_loss[0]
 
 
+@pytest.mark.slow  # CI budget: compiles the U-Net for new shapes or nets
 def test_save_load_round_trip(tmp_path, x):
     net = randomized(tiny(attention=False), seed=3)
     nets.save(net, tmp_path / "unet.msgpack")
@@ -126,6 +134,7 @@ def test_save_load_round_trip(tmp_path, x):
     assert not np.allclose(apply(tiny(attention=False), x, 0.1), apply(net, x, 0.1))
 
 
+@pytest.mark.slow  # CI budget: compiles the U-Net for new shapes or nets
 def test_as_score_fn(net, x):
     score_fn = nets.as_score_fn(net, sigmas=[0.3, 0.1])
     score_fn = jax.jit(score_fn)

@@ -210,14 +210,16 @@ CASES = [
     (
         "nets",
         "U-Net input of another image shape",
-        "ScoreUNet((4, 4), sigmas=[1.0], channels=4, rngs=nnx.Rngs(0))(jnp.zeros((2, 5, 5)), 1.0)",
+        "ScoreUNet((4, 4), sigmas=[1.0], channels=4, channel_mult=(1,), attention=False,"
+        " rngs=nnx.Rngs(0))(jnp.zeros((2, 5, 5)), 1.0)",
         ValueError,
         "`x` has shape (2, 5, 5)",
     ),
     (
         "nets",
         "U-Net noise levels of another batch shape",
-        "ScoreUNet((4, 4), sigmas=[1.0], channels=4, rngs=nnx.Rngs(0))"
+        "ScoreUNet((4, 4), sigmas=[1.0], channels=4, channel_mult=(1,), attention=False,"
+        " rngs=nnx.Rngs(0))"
         "(jnp.zeros((5, 16)), jnp.ones(3))",
         ValueError,
         "`sigma` must be a scalar or of the batch shape (5,)",
