@@ -88,6 +88,10 @@ CI_BUDGET_SLOW = {
     "tests/test_annealed.py::test_mala_sweep_samples_last_smoothed_level_exactly",
     "tests/test_nets.py::test_dsm_loss_decreases[<lambda>1]",
     "tests/test_runs.py::test_odd_chain_count_with_every_chain_method[chained-vectorized]",
+    "tests/test_docs.py::test_functional_page_examples_run",
+    "tests/test_diagnostics.py::test_mcmc_idata_dataset_array_give_the_same_coverage",
+    "tests/test_smoothing.py::test_handler_on_plates_independent_expanded_and_mixture_general",
+    "tests/test_langevin.py::test_mala_banana_non_gaussian",
 }
 
 
