@@ -92,6 +92,10 @@ CI_BUDGET_SLOW = {
     "tests/test_diagnostics.py::test_mcmc_idata_dataset_array_give_the_same_coverage",
     "tests/test_smoothing.py::test_handler_on_plates_independent_expanded_and_mixture_general",
     "tests/test_langevin.py::test_mala_banana_non_gaussian",
+    "tests/test_reliability.py::test_same_key_bit_identical[chained-full-mh]",
+    "tests/test_reliability.py::test_same_key_bit_identical[annealed]",
+    "tests/test_reliability.py::test_warmup_then_run_equals_one_long_run[chained-full-mh]",
+    "tests/test_reliability.py::test_warmup_then_run_equals_one_long_run[ula]",
 }
 
 

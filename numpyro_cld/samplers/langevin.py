@@ -106,6 +106,10 @@ def langevin(
         )
         return initial_state(position, pe, score, adapt_state)
 
+    # With no mass matrix given or adapted, M = I as a constant: the adapter's vector of ones
+    # is a traced value, and multiplying by it costs about 4% of a ULA step on paper-gmm
+    unit_mass = not adapt_mass_matrix and inverse_mass_matrix is None
+
     def move(rng_key, state):
         adapt = state.adapt_state
         new, info = langevin_steps(
@@ -113,7 +117,7 @@ def langevin(
             StepState(state.z, state.potential_energy, -state.z_grad),
             potential_and_score,
             adapt.step_size,
-            adapt.mass_matrix_sqrt_inv,
+            1.0 if unit_mass else adapt.mass_matrix_sqrt_inv,
             adjust=adjust,
             num_steps=num_steps,
         )
