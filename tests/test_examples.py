@@ -141,7 +141,8 @@ def test_mnist_flip(tmp_path):
     run_example("mnist_flip.py", "--quick", "--no-progress", "--out", tmp_path)
     with open(tmp_path / "mnist_flip.json") as f:
         res = json.load(f)
-    assert res["setup"]["scale"] == "quick" and res["setup"]["patch_size"] == 14
+    assert res["setup"]["scale"] == "quick" and res["setup"]["patch_size"] == 7
+    assert res["setup"]["side"] == 14  # the quick and CPU scales run on 14x14 digits
     for kernel in ("annealed", "chained"):
         for start in ("original", "inverted"):
             r = res["results"][f"{kernel}/{start}"]
