@@ -40,8 +40,9 @@ Scales (``--scale``):
   size of the MNIST nets of the score-based literature), LSTM 2 x 1024 (the paper's), 30000
   steps of batch 128 each, 100 chains per start, 100 steps per level and per level and
   patch.
-- ``--quick``: tiny networks and runs for the test suite (meaningless numbers; about 5 min
-  on the shared 2-core machine, nearly all of it compilation).
+- ``--quick``: tiny networks and runs on 14x14 digits for the test suite (meaningless
+  numbers; its test, with a second run resuming from the checkpoints, takes 102 s on an
+  idle 2-core machine, nearly all of it compilation).
 
 Run: ``python examples/mnist_flip.py --out out/mnist_flip`` (``--resume`` to continue or
 reuse the checkpoints in ``--ckpt-dir``).

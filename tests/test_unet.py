@@ -160,3 +160,24 @@ def test_as_score_fn(net, x):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tiny(**kwargs)
+
+
+def test_dsm_training_decreases_loss_one_resolution():
+    """CI-sized sibling of the test above: one resolution, no attention, 40 steps."""
+    net = tiny(channels=4, channel_mult=(1,), attention=False)
+    res = nets.train(
+        net,
+        blobs(256),
+        steps=40,
+        batch_size=32,
+        learning_rate=3e-3,
+        log_every=10,
+        holdout=0.1,
+        seed=0,
+        progress=False,
+    )
+    assert res.train_loss.shape == (4,)
+    # measured (seed 0): records 1.12, 0.73, 0.62, 0.48 (ratio 0.42); held out 1.61 -> 0.49;
+    # a net that outputs zero scores 1.0 (the loss's normalisation)
+    assert res.train_loss[-1] < 0.5 * res.train_loss[0]
+    assert res.holdout_loss[-1] < 0.5 * res.holdout_loss[0]
