@@ -28,7 +28,7 @@ baseline is the same distance for as many held-out real images (mean over 5 subs
 
 Scales (``--scale``):
 
-- ``cpu`` (default; about 16 min on an idle 2-core CPU, measured in two parts): the digits
+- ``cpu`` (default; 16 min 21 s on an idle 2-core CPU): the digits
   are **downsampled to 14x14** (2x2 block means), which cuts the U-Net's cost per step by 4
   (0.8 s -> 0.2 s per Adam step of batch 64 at 16 channels), so that it trains long enough
   in minutes to draw digits; U-Net with 16 channels (mult 1, 2: 14x14 and 7x7; one
