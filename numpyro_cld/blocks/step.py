@@ -115,10 +115,10 @@ def _step(keys, state, potential_and_score, step_size, mass_sqrt_inv, adjust):
     x_new = x + _unscale(mass_sqrt_inv, step_size * g + jnp.sqrt(2 * step_size) * xi)
     pe_new, score_new = potential_and_score(x_new, key_score)
     if adjust:
-        # the expanded ratio of the module docstring: one elementwise pass over D, s and s';
-        # the noise form (xi_fwd, xi_rev) cost 17% more of a paper-gmm step
-        # as a single sum, with (g - g')(g + g') for |g|^2 - |g'|^2: one reduction, and no
-        # cancellation between two large squared norms
+        # The expanded ratio of the module docstring as one sum, with (g - g')(g + g') for
+        # |g|^2 - |g'|^2: one elementwise pass over D, s and s', one reduction, and no
+        # cancellation between two large squared norms (the noise form xi_fwd, xi_rev cost
+        # 17% more of a paper-gmm step)
         if jnp.ndim(mass_sqrt_inv) <= 1:
             m = jnp.square(mass_sqrt_inv)
             terms = (score + score_new) * (
@@ -126,8 +126,9 @@ def _step(keys, state, potential_and_score, step_size, mass_sqrt_inv, adjust):
             )
         else:
             g_new = mass_sqrt_inv @ score_new
-            terms = 0.25 * step_size * (g - g_new) * (g + g_new)
-            terms = terms - 0.5 * (x_new - x) * (score + score_new)
+            terms = 0.25 * step_size * (g - g_new) * (g + g_new) - 0.5 * (x_new - x) * (
+                score + score_new
+            )
         log_q_ratio = jnp.sum(terms)
         log_ratio = pe - pe_new + log_q_ratio
         # A non-finite x', U(x') or s(x') makes D, pe_new or s' non-finite, and with them
