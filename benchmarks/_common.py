@@ -3,6 +3,7 @@
 import json
 import os
 import platform
+import statistics
 import time
 
 import jax
@@ -18,6 +19,27 @@ def best_time(fn, repeat=3):
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def interleaved_times(fns, rounds=5):
+    """Wall times of each callable in ``fns`` (name -> fn) over ``rounds`` rounds, one call of
+    each per round in turn, after one warm-up (compile) call each. Noise on a shared machine
+    lasts seconds and hits the calls of one round alike, so compare two callables by the
+    median of their per-round ratios (:func:`median_ratio`)."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def median_ratio(a, b):
+    """Median over rounds of ``a[i] / b[i]`` (two lists of per-round times)."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def block(tree):

@@ -13,14 +13,20 @@ in one run:
   classic layout that numpyro_cld uses for its Gaussian noise (``numpyro_cld.blocks.random``);
 - NumPyro ``HMC(num_steps=1, trajectory_length=None)`` inside ``MCMC`` (one step per transition).
 
+The first six are timed in interleaved rounds (one call of each per round, ``--rounds``), and
+every ratio is the median of its per-round ratios: noise on a shared machine lasts seconds and
+hits the calls of one round alike. The slope rows are timed after them.
+
 Before timing, it profiles the jaxpr of one step of each update (``--profile`` only that):
 gradient evaluations, RNG calls, transposes, copies and the other primitives.
 
 Prints steps/s (chain-steps per second) and the ratios; writes benchmarks/results.json.
 Usage: python benchmarks/bench_langevin.py [--chains 1000] [--steps 2000] [--dim 100]
+       [--rounds 5] [--skip-hmc]
 """
 
 import argparse
+import statistics
 from collections import Counter
 
 import jax
@@ -31,7 +37,7 @@ from numpyro.infer import HMC, MCMC
 from numpyro_cld import Langevin, StepState, langevin_steps
 from numpyro_cld.targets import paper_gmm
 
-from _common import best_time, block, write_results
+from _common import best_time, block, interleaved_times, median_ratio, write_results
 
 
 def main():
@@ -40,6 +46,8 @@ def main():
     parser.add_argument("--steps", type=int, default=2000, help="Langevin steps per chain")
     parser.add_argument("--num-steps", type=int, default=100, help="steps per MCMC transition")
     parser.add_argument("--dim", type=int, default=100, help="dimension of paper-gmm")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    parser.add_argument("--skip-hmc", action="store_true", help="no NumPyro HMC row (slow)")
     parser.add_argument("--profile", action="store_true", help="only the jaxpr profile")
     args = parser.parse_args()
 
@@ -170,59 +178,66 @@ def main():
                     chain_method="vectorized", progress_bar=True)  # fmt: skip
         return lambda: block(mcmc.run(random.key(0), init_params={"x": x0}) or mcmc.last_state.z)
 
-    rates, end_to_end = {}, {}
-    for name, adjust in [("ula_mcmc_warm", False), ("mala_mcmc_warm", True)]:
-        fn = in_mcmc_warm(adjust)
-        t = best_time(fn)
-        rates[name] = C * T / t
-        print(f"{name:>30}: {rates[name]:12.0f} chain-steps/s  ({t:.3f} s, whole warm runs)")
-    for name, fn in [
-        ("ula_user_floor_default_threefry", user_floor(True)),
-        ("ula_user_floor_classic_threefry", user_floor(False)),
-        ("ula_bare", bare(False)),
-        ("mala_bare", bare(True)),
-        ("blackjax_mala", blackjax_mala()),
-        ("blackjax_mala_classic_threefry", blackjax_mala(False)),
-    ]:
-        t = best_time(fn)
-        rates[name] = C * T / t
-        print(f"{name:>30}: {rates[name]:12.0f} chain-steps/s  ({t:.3f} s, compiled loop)")
-    for name, make in [
-        ("ula_mcmc", lambda n: in_mcmc(False, n)),
-        ("mala_mcmc", lambda n: in_mcmc(True, n)),
-        ("numpyro_hmc1", lambda n: numpyro_hmc(n)),
-    ]:
+    # One group, timed in interleaved rounds: every goal ratio compares calls made seconds
+    # apart, and is the median of its per-round ratios (repeats on this VM spread ~10%)
+    group = {
+        "ula_mcmc_warm": in_mcmc_warm(False),
+        "mala_mcmc_warm": in_mcmc_warm(True),
+        "ula_user_floor_default_threefry": user_floor(True),
+        "ula_user_floor_classic_threefry": user_floor(False),
+        "ula_bare": bare(False),
+        "mala_bare": bare(True),
+        "blackjax_mala": blackjax_mala(),
+        "blackjax_mala_classic_threefry": blackjax_mala(False),
+    }
+    times = interleaved_times(group, rounds=args.rounds)
+    rates = {name: C * T / statistics.median(ts) for name, ts in times.items()}
+    for name, ts in times.items():
+        median = statistics.median(ts)
+        print(f"{name:>32}: {rates[name]:12.0f} chain-steps/s  (median {median:.3f} s)")
+    # the floor of a round is the faster of its two layouts
+    floors = times["ula_user_floor_default_threefry"], times["ula_user_floor_classic_threefry"]
+    times["ula_user_floor"] = [min(a, b) for a, b in zip(*floors, strict=True)]
+    rates["ula_user_floor"] = C * T / statistics.median(times["ula_user_floor"])
+
+    def slower(a, b):  # time of a per time of b
+        return median_ratio(times[a], times[b])
+
+    ratios = {
+        "ula: MCMC / the user's floor, time per step (goal <= 1.10)": slower(
+            "ula_mcmc_warm", "ula_user_floor"
+        ),
+        "ula: MCMC / bare, time per step": slower("ula_mcmc_warm", "ula_bare"),
+        "ula: package update bare / the user's floor, time per step": slower(
+            "ula_bare", "ula_user_floor"
+        ),
+        "mala: MCMC / bare, time per step (goal <= 1.10)": slower("mala_mcmc_warm", "mala_bare"),
+        "mala in MCMC: speed / BlackJAX mala speed (goal >= 1.0)": slower(
+            "blackjax_mala", "mala_mcmc_warm"
+        ),
+        "mala in MCMC: speed / BlackJAX mala speed, both on the classic threefry layout": slower(
+            "blackjax_mala_classic_threefry", "mala_mcmc_warm"
+        ),
+        "mala bare: speed / BlackJAX mala speed, classic threefry layout": slower(
+            "blackjax_mala_classic_threefry", "mala_bare"
+        ),
+    }
+    end_to_end = {}
+    slopes = [("ula_mcmc", lambda n: in_mcmc(False, n)), ("mala_mcmc", lambda n: in_mcmc(True, n))]
+    if not args.skip_hmc:
+        slopes.append(("numpyro_hmc1", lambda n: numpyro_hmc(n)))
+    for name, make in slopes:
         t, t_run = marginal(make)
         rates[name] = C * T / t
         end_to_end[name] = C * T / t_run
         print(
-            f"{name:>30}: {rates[name]:12.0f} chain-steps/s marginal; "
+            f"{name:>32}: {rates[name]:12.0f} chain-steps/s marginal; "
             f"{end_to_end[name]:.0f} end-to-end incl. compile ({t_run:.2f} s for {T} steps)"
         )
-    rates["ula_user_floor"] = max(
-        rates["ula_user_floor_default_threefry"], rates["ula_user_floor_classic_threefry"]
-    )
-    ratios = {
-        "ula: MCMC / the user's floor, time per step (goal <= 1.10)": rates["ula_user_floor"]
-        / rates["ula_mcmc"],
-        "ula: MCMC warm runs / the user's floor, time per step": rates["ula_user_floor"]
-        / rates["ula_mcmc_warm"],
-        "mala: MCMC warm runs / bare, time per step": rates["mala_bare"] / rates["mala_mcmc_warm"],
-        "mala in MCMC, warm runs: speed / BlackJAX mala speed": rates["mala_mcmc_warm"]
-        / rates["blackjax_mala"],
-        "ula: package update bare / the user's floor, time per step": rates["ula_user_floor"]
-        / rates["ula_bare"],
-        "ula: MCMC/bare time per step": rates["ula_bare"] / rates["ula_mcmc"],
-        "mala: MCMC/bare time per step (goal <= 1.10)": rates["mala_bare"] / rates["mala_mcmc"],
-        "mala in MCMC: speed / BlackJAX mala speed (goal >= 1.0)": rates["mala_mcmc"]
-        / rates["blackjax_mala"],
-        "mala in MCMC: speed / BlackJAX mala speed, both on the classic threefry layout": rates[
-            "mala_mcmc"
-        ]
-        / rates["blackjax_mala_classic_threefry"],
-        "mala in MCMC: speed / NumPyro HMC(num_steps=1) speed": rates["mala_mcmc"]
-        / rates["numpyro_hmc1"],
-    }
+    if not args.skip_hmc:
+        ratios["mala in MCMC: speed / NumPyro HMC(num_steps=1) speed (both slopes)"] = (
+            rates["mala_mcmc"] / rates["numpyro_hmc1"]
+        )
     for k, v in ratios.items():
         print(f"{k}: {v:.3f}")
     path = write_results(
@@ -234,6 +249,8 @@ def main():
             "num_steps": K,
             "steps_per_s": rates,
             "ratios": ratios,
+            "rounds": args.rounds,
+            "times_s": times,
             "end_to_end_steps_per_s": end_to_end,
         },
     )

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from jax import lax, random
 from jax.typing import ArrayLike
 
-from .random import normal
+from .random import step_draws
 
 __all__ = ["StepState", "StepInfo", "adaptive_langevin_steps", "langevin_step", "langevin_steps"]
 
@@ -94,26 +94,26 @@ def langevin_step(
         proposal densities ``q(z'|z) = N(z'; z + eta M s(z), 2 eta M)``.
     :return: ``(new_state, info)``.
     """
-    return _step(_step_keys(rng_key), state, potential_and_score, step_size, mass_sqrt_inv, adjust)
+    keys = _run_keys(rng_key)
+    return _step(keys, 0, state, potential_and_score, step_size, mass_sqrt_inv, adjust)
 
 
-def _step_keys(rng_key, i=None):
-    """``(noise, accept, score)`` keys. Given ``i``, ``rng_key`` holds the three base keys of a
-    run and step ``i`` folds ``i`` into each: one hash per key that the step uses, and XLA
-    drops the unused ones (a ULA step with a deterministic score hashes once)."""
-    if i is None:
-        key_noise, key_accept = random.split(rng_key)
-        return key_noise, key_accept, random.fold_in(key_accept, 1)
-    return tuple(random.fold_in(k, i) for k in rng_key)
+def _run_keys(rng_key):
+    """``(noise, score)`` base keys of a run. Step ``i`` draws its noise and uniform from the
+    noise key with ``i`` in the counter (:func:`~numpyro_cld.blocks.random.step_draws`, one
+    RNG call per step) and folds ``i`` into the score key, which XLA drops for a
+    deterministic score."""
+    key_noise, key_score = random.split(rng_key)
+    return key_noise, key_score
 
 
-def _step(keys, state, potential_and_score, step_size, mass_sqrt_inv, adjust):
-    key_noise, key_accept, key_score = keys
+def _step(keys, i, state, potential_and_score, step_size, mass_sqrt_inv, adjust):
+    key_noise, key_score = keys
     x, pe, score = state
-    xi = normal(key_noise, jnp.shape(x), jnp.result_type(x))
+    xi, u = step_draws(key_noise, i, jnp.shape(x), jnp.result_type(x), uniform=adjust)
     g = _scale(mass_sqrt_inv, score)
     x_new = x + _unscale(mass_sqrt_inv, step_size * g + jnp.sqrt(2 * step_size) * xi)
-    pe_new, score_new = potential_and_score(x_new, key_score)
+    pe_new, score_new = potential_and_score(x_new, random.fold_in(key_score, i))
     if adjust:
         # The expanded ratio of the module docstring as one sum, with (g - g')(g + g') for
         # |g|^2 - |g'|^2: one elementwise pass over D, s and s', one reduction, and no
@@ -136,7 +136,7 @@ def _step(keys, state, potential_and_score, step_size, mass_sqrt_inv, adjust):
         # three with no pass over the vectors beyond the test's own (9% of a paper-gmm step)
         finite = jnp.isfinite(log_ratio)
         accept_prob = jnp.where(finite, jnp.minimum(jnp.exp(log_ratio), 1.0), 0.0)
-        accept = random.uniform(key_accept, dtype=jnp.result_type(x)) < accept_prob
+        accept = u < accept_prob
         # NumPyro's meaning: an energy error above max_delta_energy is a divergence
         diverging = ~finite | (log_ratio < -MAX_DELTA_ENERGY)
     else:
@@ -179,7 +179,8 @@ def langevin_steps(
         # keys derived in the loop and step infos summed in the carry, so that memory does
         # not grow with num_steps (a stacked info per step is 9 bytes x steps x chains)
         state, info = _step(
-            _step_keys(base_keys, i),
+            base_keys,
+            i,
             state,
             potential_and_score,
             step_size,
@@ -188,7 +189,7 @@ def langevin_steps(
         )
         return (state, accept_sum + info.accept_prob, num_diverging + info.num_diverging), None
 
-    base_keys = _step_keys(rng_key)
+    base_keys = _run_keys(rng_key)
     zero = jnp.zeros((), jnp.result_type(state.x))
     # int32 also under x64, so the count's dtype is the same in and out of the carry
     init = (state, zero, jnp.zeros((), jnp.int32))
@@ -210,8 +211,8 @@ def adaptive_langevin_steps(
     """:func:`langevin_steps` that adapts while it moves: step ``j`` uses
     ``(step_size, mass_sqrt_inv) = params(adapt_state)`` and is followed by
     ``adapt_state = update(j, accept_prob, x, adapt_state)`` (warmup adaptation at every
-    Langevin step, as NUTS adapts at every trajectory). The keys of step ``j`` are those of
-    :func:`langevin_steps` with ``num_steps > 1``.
+    Langevin step, as NUTS adapts at every trajectory). Step ``j`` draws what step ``j`` of
+    :func:`langevin_steps` draws.
 
     :return: ``(state, info, adapt_state)`` after the ``num_steps`` steps.
     """
@@ -219,8 +220,9 @@ def adaptive_langevin_steps(
     def body(carry, j):
         state, adapt, accept_sum, num_diverging = carry
         step_size, mass_sqrt_inv = params(adapt)
-        keys = _step_keys(base_keys, j)
-        state, info = _step(keys, state, potential_and_score, step_size, mass_sqrt_inv, adjust)
+        state, info = _step(
+            base_keys, j, state, potential_and_score, step_size, mass_sqrt_inv, adjust
+        )
         adapt = update(j, info.accept_prob, state.x, adapt)
         accept_sum, num_diverging = (
             accept_sum + info.accept_prob,
@@ -228,7 +230,7 @@ def adaptive_langevin_steps(
         )
         return (state, adapt, accept_sum, num_diverging), None
 
-    base_keys = _step_keys(rng_key)
+    base_keys = _run_keys(rng_key)
     zero = jnp.zeros((), jnp.result_type(state.x))
     init = (state, adapt_state, zero, jnp.zeros((), jnp.int32))
     (state, adapt_state, accept_sum, num_diverging), _ = lax.scan(body, init, jnp.arange(num_steps))
