@@ -19,7 +19,16 @@ from ..sources.model_prefix import model_draws, model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
 from .base import LangevinBase, _flat
-from .chained_setup import check_prefix_args, choose_conditional, model_layout, prefix_kind
+from .chained_setup import (
+    check_adaptation_and_blocks,
+    check_prefix_args,
+    check_smoothed_prefix,
+    choose_conditional,
+    level_step_sizes,
+    mass_with_levels,
+    model_layout,
+    prefix_kind,
+)
 from .tempered_route import (
     check_betas,
     tempered_refresh,
@@ -211,16 +220,12 @@ class ChainedLangevin(LangevinBase):
             adjust = score_fn is None and getattr(prefix_source, "has_density", True)
         self._adjust = bool(adjust)
         self._adapt_step_size = bool(adapt_step_size) and self._adjust
-        if adapt_mass_matrix and not self._adapt_step_size:
-            raise ValueError(
-                "`adapt_mass_matrix=True` needs adjust=True and adapt_step_size=True: the "
-                "step sizes are re-adapted after each new mass matrix."
-            )
-        if adapt_mass_matrix and sigmas is not None and not self._auto_sigmas:
-            raise ValueError(
-                "`adapt_mass_matrix=True` cannot be used with explicit `sigmas`: the smoothed "
-                "levels differ in scale (their step sizes adapt per level instead)."
-            )
+        check_adaptation_and_blocks(
+            adapt_mass_matrix,
+            adapt_step_size=self._adapt_step_size,
+            explicit_sigmas=sigmas is not None and not self._auto_sigmas,
+            blocks=blocks,
+        )
         self._adapt_mass_matrix = adapt_mass_matrix
         self._target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
         check_prefix_args(
@@ -235,12 +240,6 @@ class ChainedLangevin(LangevinBase):
         self._ladder = check_betas(betas)
         self._prefix_source = prefix_source
         self._prefix_potential = prefix_potential
-        if blocks is not None and (
-            isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__len__") or len(blocks) == 0
-        ):
-            raise TypeError(
-                "`blocks` must be a non-empty list of site names or of integer index groups."
-            )
         self._blocks = blocks
         self._layout: PatchLayout | None = None
         self._resolved_conditional = None
@@ -277,17 +276,8 @@ class ChainedLangevin(LangevinBase):
                 None if self._blocks is not None else self._patch_size,
             ),
         )
-        if self._sigmas is not None and kind in ("masked", "potential"):
-            what = (
-                "this model's prefix marginals are exact only unsmoothed"
-                if kind == "masked"
-                else "`prefix_potential` has no smoothed score"
-            )
-            raise ValueError(
-                "`sigmas` needs a smoothed prefix conditional, available in closed form for a "
-                "single Gaussian or Gaussian-mixture site (or from a `prefix_source`); "
-                f"{what}. Drop `sigmas`."
-            )
+        if self._sigmas is not None:
+            check_smoothed_prefix(kind)
         self._layout, self._resolved_conditional, self._prefix_kind = layout, conditional, kind
         if self._auto_sigmas:
             # annealed only where the smoothed prefix conditionals are exact in closed form
@@ -332,28 +322,6 @@ class ChainedLangevin(LangevinBase):
         scale = np.mean(a.step_scale)
         return f"mean step scale {scale:.2e}. acc. prob={state.mean_accept_prob:.2f}"
 
-    def _level_step_sizes(self):
-        """Initial per-level step sizes when ``sigmas`` end at 0 (the paper's rule divides by
-        ``sigma_L``): ``step_size + sigma_l^2 / 2``, about the scale of a patch's smoothed
-        conditional; each level's multiplier is then adapted apart."""
-        if self._sigmas is None:
-            return None
-        sigmas = np.asarray(self._sigmas, np.float64)  # a constant, also inside a trace
-        return None if sigmas[-1] > 0 else self._step_size + 0.5 * sigmas**2
-
-    def _mass_with_levels(self):
-        """``adapt_mass_matrix`` once the levels are known (``sigmas="auto"`` anneals some
-        models and not others)."""
-        if self._sigmas is None:
-            return self._adapt_mass_matrix  # None: the sampler's default for this sweep
-        if self._adapt_mass_matrix:
-            raise ValueError(
-                "`adapt_mass_matrix=True`: this model's prefix sweep is annealed "
-                "(sigmas='auto'), and the smoothed levels differ in scale; pass sigmas=None "
-                "for an unannealed sweep with a mass matrix."
-            )
-        return False
-
     def refresh(self, state, model_args, model_kwargs):
         if not isinstance(state.adapt_state, TemperedAdaptState):
             return super().refresh(state, model_args, model_kwargs)
@@ -393,12 +361,12 @@ class ChainedLangevin(LangevinBase):
             prefix_source=prefix,
             step_size=self._step_size,
             sigmas=self._sigmas,
-            step_sizes=self._level_step_sizes(),
+            step_sizes=level_step_sizes(self._sigmas, self._step_size),
             steps_per_patch=self._steps_per_patch,
             adjust=self._adjust,
             order=self._order,
             num_warmup=self._num_warmup,
             adapt_step_size=self._adapt_step_size,
-            adapt_mass_matrix=self._mass_with_levels(),
+            adapt_mass_matrix=mass_with_levels(self._sigmas, self._adapt_mass_matrix),
             target_accept_prob=self._target_accept_prob,
         )

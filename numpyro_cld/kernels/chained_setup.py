@@ -19,7 +19,16 @@ from ..sources.model_prefix import (
 )
 from ..sources.protocol import PrefixSource
 
-__all__ = ["check_prefix_args", "choose_conditional", "model_layout", "prefix_kind"]
+__all__ = [
+    "check_adaptation_and_blocks",
+    "check_prefix_args",
+    "check_smoothed_prefix",
+    "choose_conditional",
+    "level_step_sizes",
+    "mass_with_levels",
+    "model_layout",
+    "prefix_kind",
+]
 
 
 def model_layout(
@@ -180,3 +189,64 @@ def choose_conditional(
             "sweep must visit the patches in coordinate order."
         )
     return "prefix", kind
+
+
+def check_adaptation_and_blocks(adapt_mass_matrix, *, adapt_step_size, explicit_sigmas, blocks):
+    """A mass matrix needs the step sizes re-adapted after it and no explicit levels;
+    ``blocks`` must be a non-empty list."""
+    if adapt_mass_matrix and not adapt_step_size:
+        raise ValueError(
+            "`adapt_mass_matrix=True` needs adjust=True and adapt_step_size=True: the "
+            "step sizes are re-adapted after each new mass matrix."
+        )
+    if adapt_mass_matrix and explicit_sigmas:
+        raise ValueError(
+            "`adapt_mass_matrix=True` cannot be used with explicit `sigmas`: the smoothed "
+            "levels differ in scale (their step sizes adapt per level instead)."
+        )
+    if blocks is not None and (
+        isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__len__") or len(blocks) == 0
+    ):
+        raise TypeError(
+            "`blocks` must be a non-empty list of site names or of integer index groups."
+        )
+
+
+def check_smoothed_prefix(kind: str) -> None:
+    """Noise levels need a smoothed prefix conditional: a closed form (``"gaussian"``) or a
+    user source, not masked exact marginals or a prefix potential."""
+    if kind in ("masked", "potential"):
+        what = (
+            "this model's prefix marginals are exact only unsmoothed"
+            if kind == "masked"
+            else "`prefix_potential` has no smoothed score"
+        )
+        raise ValueError(
+            "`sigmas` needs a smoothed prefix conditional, available in closed form for a "
+            "single Gaussian or Gaussian-mixture site (or from a `prefix_source`); "
+            f"{what}. Drop `sigmas`."
+        )
+
+
+def level_step_sizes(sigmas, step_size):
+    """Initial per-level step sizes when ``sigmas`` end at 0 (the paper's rule divides by
+    ``sigma_L``): ``step_size + sigma_l^2 / 2``, about the scale of a patch's smoothed
+    conditional; each level's multiplier is then adapted apart."""
+    if sigmas is None:
+        return None
+    sigmas = np.asarray(sigmas, np.float64)  # a constant, also inside a trace
+    return None if sigmas[-1] > 0 else step_size + 0.5 * sigmas**2
+
+
+def mass_with_levels(sigmas, adapt_mass_matrix):
+    """``adapt_mass_matrix`` once the levels are known (``sigmas="auto"`` anneals some
+    models and not others)."""
+    if sigmas is None:
+        return adapt_mass_matrix  # None: the sampler's default for this sweep
+    if adapt_mass_matrix:
+        raise ValueError(
+            "`adapt_mass_matrix=True`: this model's prefix sweep is annealed "
+            "(sigmas='auto'), and the smoothed levels differ in scale; pass sigmas=None "
+            "for an unannealed sweep with a mass matrix."
+        )
+    return False
