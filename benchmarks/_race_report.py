@@ -96,7 +96,7 @@ def _fmt(vals, fmt):
     return f"{fmt(v.mean())} ({fmt(v.min())}–{fmt(v.max())})"
 
 
-def _g(x):
+def fmt_g(x):
     return f"{x:.2g}" if x < 1e3 else f"{x:.2e}".replace("e+0", "e").replace("e+", "e")
 
 
@@ -114,10 +114,10 @@ def table(results):
             s = r["summary"]
             out.append(
                 f"| {tname} | {m} | {s['reached']}/{s['seeds']} | "
-                f"{_fmt(s['grads_to_goal'], _g)} | {_fmt(s['grads_raw_to_goal'], _g)} | "
+                f"{_fmt(s['grads_to_goal'], fmt_g)} | {_fmt(s['grads_raw_to_goal'], fmt_g)} | "
                 f"{_fmt(s['seconds_to_goal'], lambda x: f'{x:.2g}')} | "
                 f"{_fmt(s['tv_final'], lambda x: f'{x:.3f}')} | "
-                f"{_fmt(s['grads_final'], _g)} |"
+                f"{_fmt(s['grads_final'], fmt_g)} |"
             )
     return "\n".join(out) + "\n"
 

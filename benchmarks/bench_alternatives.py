@@ -58,7 +58,7 @@ import time
 
 import jax
 from _race_methods import ours_or_nuts, pt, smc
-from _race_report import _g, curve_mcmc, curve_smc, figure, summarise, table
+from _race_report import curve_mcmc, curve_smc, figure, fmt_g, summarise, table
 from _race_targets import METHODS, NUM_CHAINS, ROOT, TARGETS, TV_GOAL, make_target, sizes
 
 import numpyro_cld
@@ -83,7 +83,7 @@ def run_method(target, method, seeds, quick):
         per_seed.append(dict(seed=seed, compile_s=round(r["compile_s"], 2), settings=r["settings"]))
         print(
             f"  {target.name:20s} {method:12s} seed {seed}: TV {c[-1]['tv']:.3f} at "
-            f"{_g(c[-1]['grads'])} grads, {c[-1]['seconds']:.1f} s "
+            f"{fmt_g(c[-1]['grads'])} grads, {c[-1]['seconds']:.1f} s "
             f"(+{r['compile_s']:.1f} s compile)",
             flush=True,
         )
