@@ -2,6 +2,7 @@
 warmup + run (resumed from ``last_state``) equals one long run; kernels and MCMC objects
 pickle; faults are flagged and never reach the samples."""
 
+import ast
 import os
 import pickle
 import warnings
@@ -307,17 +308,18 @@ def _compiles_on_second_run(make_kernel, num_chains):
     return names
 
 
-def test_second_run_compiles_nothing_new():
-    # Same shapes, new key: a second MCMC.run reuses every program of the kernel (one chain;
-    # vectorized chains: the slow test below). In a fresh interpreter without the CI and
-    # PYTEST_XDIST_WORKER variables, under which NumPyro turns the progress bar off, and its
-    # progress_bar=False loop (fori_collect) is compiled again on every run, for NUTS too.
+def _compiles_on_second_run_fresh(kernel: str, num_chains: int):
+    """:func:`_compiles_on_second_run` in a fresh interpreter without the CI and
+    PYTEST_XDIST_WORKER variables, under which NumPyro turns the progress bar off, and its
+    progress_bar=False loop (fori_collect) is compiled again on every run, for NUTS too.
+    ``kernel``: an expression in this module's names that makes the kernel."""
     import subprocess
     import sys
 
     code = (
-        "import sys; sys.path.insert(0, 'tests'); import test_reliability as t; "
-        "print('COMPILED', t._compiles_on_second_run(t.KERNELS['chained-prefix'], 1))"
+        "import sys; sys.path.insert(0, 'tests'); from numpyro.infer import NUTS; "
+        "from test_reliability import KERNELS, _compiles_on_second_run, mixture4; "
+        f"print('COMPILED', _compiles_on_second_run(lambda: {kernel}, {num_chains}))"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_XDIST_WORKER")}
@@ -327,7 +329,13 @@ def test_second_run_compiles_nothing_new():
     )  # fmt: skip
     lines = [line for line in out.stdout.splitlines() if line.startswith("COMPILED")]
     assert lines, out.stderr[-2000:]
-    assert lines[-1] == "COMPILED []", lines[-1]
+    return ast.literal_eval(lines[-1][len("COMPILED ") :])
+
+
+def test_second_run_compiles_nothing_new():
+    # Same shapes, new key: a second MCMC.run reuses every program of the kernel (one chain;
+    # vectorized chains: the slow test below)
+    assert _compiles_on_second_run_fresh("KERNELS['chained-prefix']()", 1) == []
 
 
 @pytest.mark.slow
@@ -336,9 +344,7 @@ def test_second_run_compiles_no_more_than_nuts():
     # over the chain keys with an eager lax.map), as NUTS does, so the count is compared
     # with NUTS's. (progress_bar=False recompiles the sampling loop for every kernel, NUTS
     # included: numpyro.util.fori_collect jits a new closure per call; docs/benchmarks.md.)
-    from numpyro.infer import NUTS
-
-    assert _compiles_on_second_run(KERNELS["mala"], 1) == []
-    assert len(_compiles_on_second_run(KERNELS["mala"], 2)) <= len(
-        _compiles_on_second_run(lambda: NUTS(mixture4), 2)
+    assert _compiles_on_second_run_fresh("KERNELS['mala']()", 1) == []
+    assert len(_compiles_on_second_run_fresh("KERNELS['mala']()", 2)) <= len(
+        _compiles_on_second_run_fresh("NUTS(mixture4)", 2)
     )
