@@ -8,7 +8,7 @@ import numpy as np
 from jax import random
 from numpyro.infer.util import initialize_model
 
-from numpyro_cld.posteriors import label_switching
+from numpyro_cld.examples.posteriors import label_switching
 from numpyro_cld.targets import balanced_gmm, paper_gmm, song_ermon_toy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,4 +1,5 @@
-"""The kernels' defaults measured on the generated family of targets (numpyro_cld.families).
+"""The kernels' defaults measured on the generated family of targets
+(numpyro_cld.examples.families).
 
 Usage::
 
@@ -60,7 +61,7 @@ from numpyro.infer import MCMC, NUTS
 import numpyro_cld
 from numpyro_cld import ChainedLangevin, Langevin
 from numpyro_cld.diagnostics.arviz_compat import arviz
-from numpyro_cld.families import NAMES, family
+from numpyro_cld.examples.families import NAMES, family
 from numpyro_cld.kernels.chained import HOT_STEPS
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,5 +1,5 @@
 """TV and cost against ``patch_size`` for ``ChainedLangevin`` with its defaults, on the mixtures
-of the generated family (numpyro_cld.families).
+of the generated family (numpyro_cld.examples.families).
 
 Usage::
 
@@ -30,7 +30,7 @@ import numpy as np
 from numpyro.infer import MCMC
 
 from numpyro_cld import ChainedLangevin
-from numpyro_cld.families import member
+from numpyro_cld.examples.families import member
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

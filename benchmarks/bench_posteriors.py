@@ -1,5 +1,5 @@
 """Mode coverage on multimodal posteriors with known mode masses
-(:func:`numpyro_cld.posteriors.posterior_family`), all chains started in one mode.
+(:func:`numpyro_cld.examples.posteriors.posterior_family`), all chains started in one mode.
 
 For every member and kernel (each with its defaults; ``ChainedLangevin`` with
 ``patch_size=2``), ``MCMC(kernel, num_warmup, num_samples, num_chains, "vectorized")`` from
@@ -28,7 +28,7 @@ from numpyro.infer import MCMC, NUTS
 import numpyro_cld
 from numpyro_cld import ChainedLangevin, Langevin
 from numpyro_cld.diagnostics.arviz_compat import arviz
-from numpyro_cld.posteriors import posterior_family
+from numpyro_cld.examples.posteriors import posterior_family
 
 SEED = 0
 KERNELS = ("langevin", "full", "chained", "nuts")

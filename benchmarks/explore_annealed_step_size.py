@@ -17,7 +17,7 @@ import numpy as np
 from numpyro.infer import MCMC
 
 from numpyro_cld import AnnealedLangevin
-from numpyro_cld.families import member
+from numpyro_cld.examples.families import member
 from numpyro_cld.schedules import annealed_step_size
 
 warnings.simplefilter("ignore")

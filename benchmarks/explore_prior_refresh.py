@@ -9,8 +9,8 @@ conditionals of a Gaussian-mixture prior (what the chained sweep uses on models 
 data) give it in closed form. Each transition is ``num_steps`` adapted MALA steps on the
 posterior (``numpyro_cld.samplers.langevin``) followed by one such refresh move.
 
-Measured on :func:`numpyro_cld.posteriors.posterior_family`, 16 chains started in mode 0,
-against MALA alone with the same steps::
+Measured on :func:`numpyro_cld.examples.posteriors.posterior_family`, 16 chains started in
+mode 0, against MALA alone with the same steps::
 
     python benchmarks/explore_prior_refresh.py
 """
@@ -23,7 +23,7 @@ import numpy as np
 from jax import random
 from numpyro.infer.util import initialize_model
 
-from numpyro_cld.posteriors import posterior_family
+from numpyro_cld.examples.posteriors import posterior_family
 from numpyro_cld.samplers import langevin
 
 NUM_CHAINS, NUM_WARMUP, NUM_SAMPLES, NUM_STEPS = 16, 500, 500, 20

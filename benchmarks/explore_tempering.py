@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from jax import random
 
-from numpyro_cld.posteriors import posterior_family
+from numpyro_cld.examples.posteriors import posterior_family
 from numpyro_cld.samplers import langevin
 from numpyro_cld.samplers.tempering import replica_exchange
 from numpyro_cld.sources.tempered import tempered_model
@@ -22,7 +22,7 @@ NUM_CHAINS, NUM_WARMUP, NUM_SAMPLES = 16, 400, 500
 
 
 def run(m, levels, steps, seed=0):
-    tm = tempered_model(m.model, random.key(seed))
+    tm = tempered_model(m.model)
 
     def make_local(f):
         return langevin(f, step_size=0.1, num_steps=steps, adjust=True, num_warmup=NUM_WARMUP)

@@ -12,12 +12,16 @@ from . import kernels
 from .blocks import StepInfo, StepState, langevin_step, langevin_steps
 from .kernels import *  # noqa: F403 (the kernel classes and their states)
 from .parallel import sharded_chains
-from .samplers import LangevinState
+from .samplers import LangevinState, annealed, chained, langevin, replica_exchange
 
 __version__ = "0.2.0.dev0"
 
 __all__ = [
     "LangevinState",
+    "annealed",
+    "chained",
+    "langevin",
+    "replica_exchange",
     "StepInfo",
     "StepState",
     "langevin_step",
@@ -27,19 +31,13 @@ __all__ = [
 __all__ += kernels.__all__
 
 # modules that load on first use: diagnostics (xarray, pandas), plots (matplotlib) and nets
-# (flax) are heavy, so that `import numpyro_cld` costs only the kernels; the modules of
-# version 0.1 that moved (step, scores, smoothing, prefix, prefix_sources) warn when loaded
+# (flax) are heavy, so that `import numpyro_cld` costs only the kernels
 _LAZY = (
     "diagnostics",
     "plots",
     "nets",
     "calibration",
     "data",
-    "step",
-    "scores",
-    "smoothing",
-    "prefix",
-    "prefix_sources",
 )
 
 

@@ -144,9 +144,9 @@ def chained_sigmas(
 
     (Their technique 2, a ratio from the dimension, constrains nothing for patches of fewer
     than 5 coordinates, where Gaussians of neighbouring scales overlap anyway; the number of
-    levels was measured on :mod:`numpyro_cld.families`: at 200 steps per patch and sweep, 40
-    levels of 5 steps give a smaller error in the mode frequencies than 20 of 10 or 10 of
-    20, ``docs/defaults.md``.)
+    levels was measured on :mod:`numpyro_cld.examples.families`: at 200 steps per patch and
+    sweep, 40 levels of 5 steps give a smaller error in the mode frequencies than 20 of 10 or
+    10 of 20, ``docs/defaults.md``.)
 
     :param draws: ``(N, d)`` draws in site order (``N >= 2``).
     :param starts: first coordinate of each patch (``PatchLayout.starts``).

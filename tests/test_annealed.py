@@ -35,6 +35,7 @@ def gaussian_model():
 
 
 # -- correctness of a sweep ------------------------------------------------------------
+@pytest.mark.slow  # CI budget: test_vp_exact_path_final_level_is_target is its CI sibling
 def test_mala_sweep_samples_last_smoothed_level_exactly():
     """With MALA at every level the sweep leaves the last level's law invariant: for
     N(m, 0.25 I) on the ve path the draws follow N(m, (0.25 + sigma_L^2) I)."""
@@ -94,6 +95,7 @@ def test_vp_exact_path_final_level_is_target():
     within_mc_error(draws, np.array([1.0, -1.0]), 0.25)
 
 
+@pytest.mark.slow  # CI budget: test_vp_exact_path_final_level_is_target is its CI sibling
 def test_start_from_base_forgets_the_initial_state():
     kernel = AnnealedLangevin(
         gaussian_model,
@@ -165,10 +167,14 @@ def test_faulty_score_is_flagged_not_propagated():
 
 
 def test_kernel_pickles_after_run():
+    # the unpickled kernel draws what the original draws for the same key and start
     kernel = AnnealedLangevin(score_fn=_unit_score, sigmas=[1.0, 0.5], steps_per_level=2)
-    run(kernel, 2, 1, init_params=jnp.zeros((2, 3)))
+    before = run(kernel, 2, 3, init_params=jnp.zeros((2, 3))).get_samples()
     clone = pickle.loads(pickle.dumps(kernel))
     np.testing.assert_allclose(clone.levels, [1.0, 0.5])
+    after = run(clone, 2, 3, init_params=jnp.zeros((2, 3))).get_samples()
+    np.testing.assert_array_equal(after, before)
+    assert np.all(np.isfinite(before)) and np.ptp(before) > 0  # real draws, not the start
 
 
 def _unit_score(x, sigma):
@@ -334,6 +340,7 @@ def test_score_fn_bad_combinations():
         run(kernel, 2, 1, init_params=jnp.zeros((2, 3)))
 
 
+@pytest.mark.slow  # CI budget: test_score_fn_bad_combinations checks the same constructor
 def test_potential_fn_needs_an_explicit_smoothing_choice():
     with pytest.raises(ValueError, match="smoothing='mc'.*tempered.*score_fn"):
         AnnealedLangevin(potential_fn=lambda z: jnp.sum(z**2))
@@ -375,7 +382,7 @@ def test_auto_sigmas_come_from_the_model_and_reach_every_mode():
     start in one mode of a two-mode mixture 13 standard deviations apart, every chain visits
     both modes within 100 sweeps (measured: about 47 mode changes per chain; with the paper's
     sigma_1 = 1 a chain changes mode about 5 times in 100 sweeps on this family)."""
-    from numpyro_cld.families import member
+    from numpyro_cld.examples.families import member
     from numpyro_cld.schedules import annealed_sigmas
     from numpyro_cld.sources import model_draws
 

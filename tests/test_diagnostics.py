@@ -209,6 +209,7 @@ def toy_run():
     return t, mcmc
 
 
+@pytest.mark.slow  # CI budget: test_from_numpyro_on_langevin_model_run uses toy_run in CI
 def test_mcmc_idata_dataset_array_give_the_same_coverage(toy_run):
     t, mcmc = toy_run
     x = np.asarray(mcmc.get_samples(group_by_chain=True)["x"])
@@ -257,7 +258,10 @@ def test_from_numpyro_on_langevin_model_run(toy_run):
     check_from_numpyro(toy_run[1], toy_run[0], 6, 30)
 
 
-@pytest.mark.parametrize("how", ["potential_fn", "score_fn", "potential_dict"])
+@pytest.mark.parametrize(
+    "how",  # CI budget: score_fn and potential_dict in CI; potential_fn in the slow suite
+    [pytest.param("potential_fn", marks=pytest.mark.slow), "score_fn", "potential_dict"],
+)
 def test_from_numpyro_on_langevin_runs(how):
     t = song_ermon_toy()
     init = t.init_params(random.key(1), 3)
@@ -282,16 +286,10 @@ def test_from_numpyro_on_langevin_runs(how):
     check_from_numpyro(mcmc, t, 3, 20)
 
 
-def _other_kernels():
-    out = []
-    if hasattr(numpyro_cld, "AnnealedLangevin"):
-        out.append("AnnealedLangevin")
-    if hasattr(numpyro_cld, "ChainedLangevin"):
-        out.append("ChainedLangevin")
-    return out
-
-
-@pytest.mark.parametrize("name", _other_kernels())
+@pytest.mark.parametrize(
+    "name",  # CI budget: ChainedLangevin in CI, AnnealedLangevin in the slow suite
+    [pytest.param("AnnealedLangevin", marks=pytest.mark.slow), "ChainedLangevin"],
+)
 @pytest.mark.parametrize(
     "how",
     # CI budget: the model variant in CI, the two others in the slow suite

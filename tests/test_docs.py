@@ -37,6 +37,7 @@ def test_docs_build(tmp_path):
     assert (tmp_path / "html" / "index.html").exists()
 
 
+@pytest.mark.slow  # CI budget: test_functional runs the same functional API in CI
 def test_functional_page_examples_run():
     """The code blocks of docs/functional.md run as written (they assert their results)."""
     import re

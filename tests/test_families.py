@@ -1,4 +1,4 @@
-"""The generated family of targets (numpyro_cld.families) and a smoke run of
+"""The generated family of targets (numpyro_cld.examples.families) and a smoke run of
 benchmarks/bench_defaults.py --quick."""
 
 import json
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpyro.infer.util import initialize_model
 
-from numpyro_cld.families import NAMES, family, member
+from numpyro_cld.examples.families import NAMES, family, member
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -91,3 +91,27 @@ def test_bench_defaults_quick_writes_its_json(tmp_path):
     assert (tmp_path / "defaults_reference.json").exists()
     doc = (tmp_path / "defaults.md").read_text()
     assert "<!-- table:start -->" in doc and "| robust-regression-factor |" in doc
+
+
+def test_core_does_not_import_the_examples():
+    """The example families are fixtures: no module of the four layers, and not
+    ``numpyro_cld/__init__.py``, imports ``numpyro_cld.examples`` (parsed with ast)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(ROOT) / "numpyro_cld"
+    core = [package / "__init__.py"]
+    for layer in ("blocks", "sources", "samplers", "kernels"):
+        core += sorted((package / layer).rglob("*.py"))
+    offenders = []
+    for path in core:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            if any("examples" in n.split(".") for n in names):
+                offenders.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert not offenders, offenders

@@ -1,9 +1,6 @@
 """The functional core (numpyro_cld.samplers) gives the draws of the kernel classes for the
-same keys, runs in a user's own lax.scan, and the renamed API of 0.1 still works with a
+same keys, runs in a user's own lax.scan, and the renamed argument ``eps`` still works with a
 FutureWarning."""
-
-import importlib
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -197,20 +194,3 @@ def test_eps_is_renamed_step_size():
         ChainedLangevin(potential_fn=potential, conditional="full", eps=0.01)
     with pytest.raises(ValueError, match="`step_size` only"):
         AnnealedLangevin(potential_fn=potential, smoothing="mc", eps=0.01, step_size=0.01)
-
-
-@pytest.mark.parametrize(
-    "old,name",
-    [
-        ("step", "langevin_steps"),
-        ("scores", "from_potential"),
-        ("smoothing", "smooth"),
-        ("prefix", "PrefixSource"),
-        ("prefix_sources", "model_prefix"),
-    ],
-)
-def test_old_module_paths_warn(old, name):
-    sys.modules.pop(f"numpyro_cld.{old}", None)
-    with pytest.warns(FutureWarning, match=f"numpyro_cld.{old}` moved"):
-        mod = importlib.import_module(f"numpyro_cld.{old}")
-    assert callable(getattr(mod, name)) or isinstance(getattr(mod, name), type)

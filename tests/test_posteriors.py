@@ -1,5 +1,5 @@
-"""The multimodal posteriors with known mode masses (``numpyro_cld.posteriors``): the masses
-and exact draws agree with the models' own densities, and each start lies in its mode."""
+"""The multimodal posteriors with known mode masses (``numpyro_cld.examples.posteriors``): the
+masses and exact draws agree with the models' own densities, and each start lies in its mode."""
 
 import itertools
 
@@ -10,7 +10,7 @@ import pytest
 from jax import random
 from numpyro.infer.util import log_density
 
-from numpyro_cld.posteriors import (
+from numpyro_cld.examples.posteriors import (
     label_switching,
     mixture_prior_linear,
     posterior_family,

@@ -26,14 +26,9 @@ KERNELS = {
 CHAIN_METHODS = ["sequential", "vectorized", "parallel", jax.vmap]
 
 
-def _ci(kind, method):
-    # CI runs the headline kernel, vectorized; the rest is in the slow suite
-    cheap = kind == "chained" and method == "vectorized"
-    return pytest.param(kind, method, marks=() if cheap else pytest.mark.slow)
-
-
+@pytest.mark.slow  # CI budget: test_reliability runs vectorized chains of the kernels in CI
 @pytest.mark.filterwarnings("ignore:There are not enough devices:UserWarning")
-@pytest.mark.parametrize("kind, chain_method", [_ci(k, m) for k in KERNELS for m in CHAIN_METHODS])
+@pytest.mark.parametrize("kind, chain_method", [(k, m) for k in KERNELS for m in CHAIN_METHODS])
 def test_odd_chain_count_with_every_chain_method(kind, chain_method):
     # three chains: odd, so a method that pairs chains or shards them over an even device
     # count would show; "parallel" on one device falls back to sequential (NumPyro warns)

@@ -7,6 +7,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+import scipy.stats
 from jax import random
 from jax.flatten_util import ravel_pytree
 from numpyro.distributions import constraints
@@ -92,6 +93,7 @@ def test_exact_smoothed_score_matches_brute_force_convolution(path, level):
     assert np.all(se < 0.02), se  # the reference is sharp enough to catch errors
 
 
+@pytest.mark.slow  # CI budget: test_exact_smoothed_score_matches_brute_force... is CI's
 def test_exact_smoothed_potential_is_the_closed_form_mixture():
     sigma = 0.7
     source = jax.jit(
@@ -139,6 +141,7 @@ def multi_site_model():
     numpyro.deterministic("ignored", 1.0)
 
 
+@pytest.mark.slow  # CI budget: test_smooth_distribution_normal_closed_forms is CI's sibling
 def test_handler_on_plates_independent_expanded_and_mixture_general():
     sigma = 1.3
     tr = trace(seed(multi_site_model, 0)).get_trace()
@@ -171,9 +174,8 @@ def test_smooth_distribution_normal_closed_forms():
     np.testing.assert_allclose([d.loc, d.scale], [3.0, 2.5], rtol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "path, level", [pytest.param("ve", 1.0, marks=pytest.mark.slow), ("vp", 0.5)]
-)
+@pytest.mark.slow  # CI budget: test_mc_at_lambda_one_is_the_exact_score is CI's sibling
+@pytest.mark.parametrize("path, level", [("ve", 1.0), ("vp", 0.5)])
 def test_mc_tweedie_converges_to_exact(path, level):
     exact_src = exact_level_source(model, (), {}, path, GaussianBase(), unravel)
     x = jnp.array([0.5, 0.5])
@@ -196,6 +198,7 @@ def test_mc_tweedie_converges_to_exact(path, level):
     np.testing.assert_array_less(np.abs(bias[4096]), 4 * se[4096] + 1e-3)
 
 
+@pytest.mark.slow  # CI budget: test_mc_at_lambda_one_is_the_exact_score is CI's sibling
 def test_mc_student_t_vp_score_matches_quadrature():
     """Student-t base on the vp path (no closed form): the Monte-Carlo score against a 1-d
     quadrature of the convolution ``p_lam(x) = int p(y) nu_tau(x - a y) dy``."""
@@ -233,18 +236,64 @@ def test_mc_at_lambda_one_is_the_exact_score():
     np.testing.assert_allclose(score, jax.grad(mixture().log_prob)(x), rtol=1e-5)
 
 
-@pytest.mark.parametrize("base", [GaussianBase(2.0), StudentTBase(4.0)])
+def _base_log_density(base, x):
+    """``log nu(x)`` of the base, from scipy in float64 (not the base's own code)."""
+    x = np.asarray(x, np.float64)
+    if isinstance(base, GaussianBase):
+        return scipy.stats.norm(0.0, base.scale).logpdf(x).sum(-1)
+    cov = base.scale**2 * np.eye(x.shape[-1])
+    return scipy.stats.multivariate_t(np.zeros(x.shape[-1]), cov, df=base.alpha).logpdf(x)
+
+
+def _numerical_grad(f, x, h=1e-5):
+    """Central differences of ``f`` (float64, rows of ``x`` are points)."""
+    x = np.asarray(x, np.float64)
+    eye = h * np.eye(x.shape[-1])
+    return np.stack([(f(x + e) - f(x - e)) / (2 * h) for e in eye], -1)
+
+
+@pytest.mark.parametrize(
+    "base",  # CI budget: the Student-t base runs in CI, the Gaussian one in the slow suite
+    [pytest.param(GaussianBase(2.0), marks=pytest.mark.slow), StudentTBase(4.0)],
+)
 def test_tempered_source(base):
+    """The path ``p^lam nu^(1 - lam)`` against float64 references: the mixture's density
+    (numpy), the base's (scipy) and central differences for the scores."""
     src = jax.jit(
         jax.vmap(tempered_level_source(lambda v: -mixture().log_prob(v), base), (0, None))
     )
-    log_p, grad_log_p = mixture().log_prob(POINTS), jax.vmap(jax.grad(mixture().log_prob))(POINTS)
+
+    def ref_log_path(x, lam):
+        x = np.asarray(x, np.float64)
+        return lam * np.log(_mixture_density_and_grad(x)[0]) + (1 - lam) * _base_log_density(
+            base, x
+        )
+
     for lam in (0.0, 0.3, 1.0):
         pe, score = src(POINTS, jnp.float32(lam))
-        np.testing.assert_allclose(pe, -lam * log_p - (1 - lam) * base.log_prob(POINTS), rtol=1e-5)
-        np.testing.assert_allclose(
-            score, lam * grad_log_p + (1 - lam) * base.score(POINTS), rtol=1e-4, atol=1e-6
-        )
+        np.testing.assert_allclose(pe, -ref_log_path(POINTS, lam), rtol=1e-5, atol=1e-5)
+        ref_score = _numerical_grad(lambda x, lam=lam: ref_log_path(x, lam), POINTS)
+        np.testing.assert_allclose(score, ref_score, rtol=1e-4, atol=1e-5)
+
+
+def test_tempered_source_gaussian_closed_form():
+    """A Gaussian target N(m, S) and base N(0, c^2 I): the path at lam is the Gaussian with
+    precision ``P = lam S^-1 + (1 - lam) / c^2 I`` and mean ``P^-1 lam S^-1 m``."""
+    m, cov, c = np.asarray(LOCS[0], np.float64), np.asarray(COVS[0], np.float64), 2.0
+    target = dist.MultivariateNormal(LOCS[0], covariance_matrix=COVS[0])
+    src = jax.jit(
+        jax.vmap(tempered_level_source(lambda v: -target.log_prob(v), GaussianBase(c)), (0, None))
+    )
+    x = np.asarray(POINTS, np.float64)
+    for lam in (0.0, 0.3, 0.8, 1.0):
+        prec = lam * np.linalg.inv(cov) + (1 - lam) / c**2 * np.eye(2)
+        mean = np.linalg.solve(prec, lam * np.linalg.solve(cov, m))
+        r = x - mean
+        quad = 0.5 * np.einsum("ni,ij,nj->n", r, prec, r)
+        pe, score = src(POINTS, jnp.float32(lam))
+        np.testing.assert_allclose(score, -r @ prec, rtol=1e-4, atol=1e-5)
+        # the normalising constants cancel in differences of the potential
+        np.testing.assert_allclose(pe - pe[0], quad - quad[0], rtol=1e-4, atol=1e-4)
 
 
 # -- unsupported models: clear errors naming the site -----------------------------------

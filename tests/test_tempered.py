@@ -1,8 +1,8 @@
 """``ChainedLangevin(conditional="tempered")``: replica exchange over likelihood powers,
 anchored at exact prior draws (numpyro_cld.samplers.tempering). It must be exact (a conjugate
 posterior's moments, SBC) and find the modes of a posterior from a start in one of them (mode
-masses of two members of numpyro_cld.posteriors). Tolerances are 4 Monte-Carlo standard
-errors, from the effective sample size of the quantity tested (NumPyro's
+masses of two members of numpyro_cld.examples.posteriors). Tolerances are 4 Monte-Carlo
+standard errors, from the effective sample size of the quantity tested (NumPyro's
 ``effective_sample_size`` over chains)."""
 
 import jax
@@ -18,10 +18,10 @@ from numpyro.infer import MCMC
 from numpyro.infer.gibbs import CustomGibbs, Gibbs
 from numpyro.infer.util import constrain_fn, log_density, potential_energy
 
-from numpyro_cld import ChainedLangevin
+from numpyro_cld import ChainedLangevin, TemperedLangevin
 from numpyro_cld.calibration import rank_uniformity_test, sbc_ranks
 from numpyro_cld.diagnostics import swap_summary
-from numpyro_cld.posteriors import mixture_prior_linear, sign_ambiguity
+from numpyro_cld.examples.posteriors import mixture_prior_linear, sign_ambiguity
 from numpyro_cld.samplers import langevin
 from numpyro_cld.samplers.tempering import equalised_betas, replica_exchange
 from numpyro_cld.sources.tempered import tempered_model
@@ -43,7 +43,7 @@ def _mcse_check(draws, mean, var):
 
 
 def test_core_is_exact_on_a_conjugate_posterior():
-    tm = tempered_model(conjugate, random.key(0))
+    tm = tempered_model(conjugate)
     init, step = replica_exchange(
         lambda f: langevin(f, step_size=0.3, num_steps=3, adjust=True, num_warmup=200),
         tm.potential_and_score,
@@ -83,7 +83,7 @@ def test_tempered_potential_splits_prior_and_likelihood_in_unconstrained_space()
     # U_0 must be NumPyro's own potential of the prior (the transforms' log-Jacobians are
     # prior terms, added by NumPyro as factors, and must not be tempered), and U_0 - U_1 the
     # log-likelihood, which `log_likelihood` sums directly
-    tm = tempered_model(hierarchical_counts, random.key(0))
+    tm = tempered_model(hierarchical_counts)
     prior_only = block(hierarchical_counts, hide_fn=lambda s: s.get("is_observed", False))
     for i in range(4):
         z = tm.prior_sample(random.key(i))
@@ -105,6 +105,7 @@ def gamma_poisson(y=POISSON):
     numpyro.sample("y", dist.Poisson(lam), obs=y)
 
 
+@pytest.mark.slow  # CI budget: test_core_is_exact_on_a_conjugate_posterior is the CI sibling
 def test_exact_on_a_constrained_conjugate_posterior():
     # lam | y ~ Gamma(2 + sum y, 0.5 + n): a positive site, so the Jacobian enters U_b
     mcmc = MCMC(ChainedLangevin(gamma_poisson, conditional="tempered", betas=4),
@@ -115,6 +116,7 @@ def test_exact_on_a_constrained_conjugate_posterior():
     _mcse_check(np.asarray(mcmc.get_samples(group_by_chain=True)["lam"]), a / b, a / b**2)
 
 
+@pytest.mark.slow  # CI budget: test_core_is_exact... runs the same exchange step in CI
 def test_a_non_finite_prior_draw_is_never_swapped_in():
     # a prior draw on a support's boundary can be infinite in float32; even with a finite
     # log-likelihood there (here by construction) it must not enter the ladder
@@ -155,10 +157,10 @@ def _masses(m, **kw):
     return mcmc, np.asarray(m.assign(mcmc.get_samples(group_by_chain=True)[m.site]))
 
 
+@pytest.mark.slow  # CI budget: test_core_is_exact... runs the same tempered kernel in CI
 @pytest.mark.parametrize(
     "member",
-    [pytest.param(lambda: mixture_prior_linear(dim=8, num_components=2, seed=0),
-                  marks=pytest.mark.slow),
+    [lambda: mixture_prior_linear(dim=8, num_components=2, seed=0),
      lambda: sign_ambiguity(dim=2, prior_loc=0.5, noise=0.8)],
     ids=["mixprior-linear-d8-k2", "sign-d2-unequal"],
 )  # fmt: skip
@@ -225,10 +227,9 @@ def test_a_block_of_numpyro_gibbs():
     mcmc.run(random.key(0))
     b = np.asarray(mcmc.get_samples(group_by_chain=True)["b"])
     _mcse_check(b, 4 * 1.5 / 4.5, 1 / 4.5)
-    state = mcmc.last_state
-    inner = state.inner_states[1] if hasattr(state, "inner_states") else None
-    if inner is not None:
-        assert "swap acc." in kernel.get_diagnostics_str(jax.tree.map(lambda x: x[0], inner))
+    # the tempered block's own state (GibbsState.block_states[1]) shows its swap rate
+    inner = mcmc.last_state.block_states[1]
+    assert "swap acc." in kernel.get_diagnostics_str(jax.tree.map(lambda x: x[0], inner))
 
 
 def sign_model(y=None):
@@ -257,3 +258,32 @@ def test_sbc_on_a_two_mode_posterior():
     for name, ranks in res.ranks.items():
         stat, p = rank_uniformity_test(ranks, 99)
         assert p > 0.01, (name, stat, p)
+
+
+def test_tempered_langevin_kernel_is_exact_on_a_constrained_conjugate_posterior():
+    # The thin kernel of the route, MALA at every power: lam | y ~ Gamma(2 + sum y, 0.5 + n),
+    # a positive site (the Jacobian of its transform is a prior term, never tempered)
+    mcmc = MCMC(TemperedLangevin(gamma_poisson, betas=3, num_steps=5), num_warmup=200,
+                num_samples=1000, num_chains=4, progress_bar=False,
+                chain_method="vectorized")  # fmt: skip
+    mcmc.run(random.key(1))
+    a, b = 2.0 + 14.0, 0.5 + 4
+    _mcse_check(np.asarray(mcmc.get_samples(group_by_chain=True)["lam"]), a / b, a / b**2)
+    assert "swap acc." in mcmc.sampler.get_diagnostics_str(
+        jax.tree.map(lambda x: x[0], mcmc.last_state)
+    )
+
+
+def test_tempered_langevin_kernel_refuses_what_it_cannot_temper():
+    def improper(y=1.0):
+        x = numpyro.sample("x", dist.ImproperUniform(dist.constraints.real, (), ()))
+        numpyro.sample("y", dist.Normal(x, 1.0), obs=y)
+
+    def no_data():
+        numpyro.sample("x", dist.Normal(0.0, 1.0))
+
+    for model, why in ((improper, "improper prior"), (no_data, "no observed sites")):
+        with pytest.raises(ValueError, match=f"TemperedLangevin .*{why}"):
+            TemperedLangevin(model).init(random.key(0), 10, None, (), {})
+    with pytest.raises(ValueError, match="needs a `model`"):
+        TemperedLangevin(None)

@@ -82,6 +82,7 @@ def test_sigma_conditioning_matters(net, x):
     assert float(jnp.max(jnp.abs(a - b))) > 1e-2 * float(jnp.max(jnp.abs(a)))
 
 
+@pytest.mark.slow  # CI budget: compiles a new net; test_sigma_conditioning_matters is CI's
 def test_output_is_divided_by_sigma(x):
     net = randomized(tiny())
     # with the embedding silenced, the only dependence on sigma left is the final 1/sigma

@@ -4,7 +4,7 @@ Every module of ``numpyro_cld`` is parsed with :mod:`ast` (nothing is imported, 
 diagram builds without JAX); the imports between modules of the package (absolute,
 relative, at module level or inside functions) are the edges. Modules are grouped into the
 four layers ``blocks -> sources -> samplers -> kernels``, a column of shared helpers and the
-groups beside the layers (networks, diagnostics, applications, deprecated 0.1 shims). The
+groups beside the layers (networks, diagnostics, applications and the example families). The
 figure draws one box per module inside its layer band and
 
 - between adjacent layers, one arrow per importing pair of modules;
@@ -42,7 +42,6 @@ SIDE = [  # the column on the right, each band level with a core band (or the to
     ("beside", "applications", "targets, data, plots, SBC, sharding", "top"),
     ("diagnostics", "diagnostics", "mode coverage on ArviZ", "samplers"),
     ("nets", "nets", "Flax NNX score networks", "sources"),
-    ("shims", "deprecated 0.1 paths", "FutureWarning; gone in 0.3.0", "blocks"),
 ]
 SHARED_MODULES = {"checks", "schedules", "scales"}
 COLOURS = {
@@ -54,7 +53,6 @@ COLOURS = {
     "nets": "#e6e0f3",
     "diagnostics": "#d9f0ef",
     "beside": "#f4f1d0",
-    "shims": "#f6f6f6",
     "api": "#ffffff",
 }
 EDGE_COLOURS = {
@@ -66,7 +64,6 @@ EDGE_COLOURS = {
     "nets": "#6a52a8",
     "diagnostics": "#23817b",
     "beside": "#8a7d12",
-    "shims": "#999999",
     "api": "#333333",
 }
 
@@ -118,8 +115,6 @@ def classify(mod: Module) -> str:
         sub = parts[1]
         known = {g for g, _, _ in CORE} | {g for g, *_ in SIDE}
         return sub if sub in known else "beside"
-    if mod.doc.lower().startswith("deprecated"):
-        return "shims"
     if parts[1] in SHARED_MODULES:
         return "shared"
     return "beside"
@@ -428,38 +423,18 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
         else:
             y0, y1 = ys[level], ys[level] + band_h
         band(g, title, what, rx0, y0, rx1, y1, title_size=12)
-        if g == "shims":
-            targets = {s: sorted(t for s2, t in edges if s2 == s) for s in members[g]}
-
-            def label(m, targets=targets):
-                return f"{modules[m].short}.py\n-> " + ", ".join(
-                    t.split(".", 1)[1] for t in targets[m]
-                )
-
-            module_rows(
-                g,
-                members[g],
-                rx0 + pad,
-                y0 + pad,
-                rx1 - pad,
-                y1 - pad_top,
-                per_row=3,
-                label=label,
-                fontsize=8.5,
-            )
-        else:
-            n = len(members[g])
-            per_row = n if n <= 3 else (n + 1) // 2
-            module_rows(
-                g,
-                members[g],
-                rx0 + pad,
-                y0 + pad,
-                rx1 - pad,
-                y1 - pad_top,
-                per_row=per_row,
-                fontsize=9.5,
-            )
+        n = len(members[g])
+        per_row = n if n <= 3 else (n + 1) // 2
+        module_rows(
+            g,
+            members[g],
+            rx0 + pad,
+            y0 + pad,
+            rx1 - pad,
+            y1 - pad_top,
+            per_row=per_row,
+            fontsize=9.5,
+        )
 
     # -- arrows ------------------------------------------------------------------------------
     def arrow(p, q, colour, lw=1.2, ls="-", z=6, rad=0.0):
@@ -570,11 +545,7 @@ def generate(out_path: str | os.PathLike, package_dir: str | os.PathLike | None 
 
     # the side groups: aggregated, in the right margin between side bands, straight otherwise
     for (gs, gt), pairs in sorted(between.items()):
-        if (
-            gs in ("api", "shims")
-            or (gs in rank or gs == "shared")
-            and (gt in rank or gt == "shared")
-        ):
+        if gs == "api" or (gs in rank or gs == "shared") and (gt in rank or gt == "shared"):
             continue
         (a0, a_lo, a1, a_hi), (b0, b_lo, b1, b_hi) = bands[gs], bands[gt]
         col = EDGE_COLOURS[gs]

@@ -5,6 +5,7 @@ from .annealed import AnnealedLangevin, AnnealedLangevinState
 from .base import LangevinBase
 from .chained import ChainedLangevin, ChainedState
 from .langevin import Langevin
+from .tempered import TemperedLangevin
 
 __all__ = [
     "AnnealedLangevin",
@@ -13,4 +14,5 @@ __all__ = [
     "ChainedState",
     "Langevin",
     "LangevinBase",
+    "TemperedLangevin",
 ]

@@ -24,8 +24,7 @@ from ..sources.protocol import Source, at_level
 from .faults import FaultAccounting
 
 
-def _discrete_latent_sites(model, model_args, model_kwargs):
-    tr = model_trace(model, model_args, model_kwargs)
+def _discrete_latent_sites(tr):
     return [
         name
         for name, site in tr.items()
@@ -34,6 +33,14 @@ def _discrete_latent_sites(model, model_args, model_kwargs):
         and getattr(site["fn"], "is_discrete", False)
         and site["infer"].get("enumerate") != "parallel"
     ]
+
+
+def _same_args(a, b) -> bool:
+    """The same model arguments: the same objects leaf by leaf (NumPyro passes the run's
+    arguments again, in containers that need not be the same objects)."""
+    leaves_a, tree_a = jax.tree.flatten(a)
+    leaves_b, tree_b = jax.tree.flatten(b)
+    return tree_a == tree_b and all(x is y for x, y in zip(leaves_a, leaves_b, strict=True))
 
 
 def _check_like(name, params, prototype):
@@ -150,6 +157,8 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         self._inv_transforms = None
         self._dynamic_support = False
         self._sample_fn = None
+        self._site_trace = None
+        self._bound = None
         self._unravel_fn = None
         self._num_warmup = 0
 
@@ -196,6 +205,12 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         init_params = self._initial_params(
             key_model, init_params, model_args, model_kwargs, vectorized
         )
+        one = jax.tree.map(lambda a: a[0], init_params) if vectorized else init_params
+        self._resolve(model_args, model_kwargs, one)
+        # built once for the run's model arguments and reused at every transition; other
+        # arguments (jit_model_args, Gibbs) rebind it (see `_sampler_for`)
+        self._bound = (model_args, model_kwargs, None)  # `_is_init_args` reads it
+        self._bound = (model_args, model_kwargs, self._sampler(model_args, model_kwargs))
 
         def init_one(params, key):
             return self._init_one(key, params, model_args, model_kwargs)
@@ -244,12 +259,34 @@ class LangevinBase(FaultAccounting, MCMCKernel):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_sample_fn"] = None  # vmapped closures do not pickle; rebuilt at init
+        # closures (the vmapped step, the bound sampler) do not pickle; rebuilt at init
+        state["_sample_fn"] = state["_bound"] = None
         return state
 
     # -- one chain: the functional sampler on the raveled latent vector -------------------
+    def _resolve(self, model_args, model_kwargs, one_params) -> None:
+        """Fix what the kernel derives from the model once, at ``init`` (a subclass's plan);
+        ``self._site_trace`` is the one trace of the model it may read (None without a
+        model)."""
+
     def _sampler(self, model_args, model_kwargs) -> tuple[Callable, Callable]:
+        """The functional sampler ``(init, step)`` bound to the target for these model
+        arguments (no argument checks: those ran at construction and in ``_resolve``)."""
         raise NotImplementedError
+
+    def _is_init_args(self, model_args, model_kwargs) -> bool:
+        """Whether these are the model arguments of the last ``init`` (its trace holds)."""
+        if self._bound is None:
+            return False
+        return _same_args((model_args, model_kwargs or {}), self._bound[:2])
+
+    def _sampler_for(self, model_args, model_kwargs) -> tuple[Callable, Callable]:
+        """The sampler built at ``init`` when called with the same model arguments, else
+        one bound to the new ones (under ``jit_model_args`` they are traced values; a
+        :class:`~numpyro.infer.Gibbs` sibling conditions them)."""
+        if self._is_init_args(model_args, model_kwargs):
+            return self._bound[2]
+        return self._sampler(model_args, model_kwargs or {})
 
     def _as_tree(self, state: LangevinState) -> LangevinState:
         return self.state_type(
@@ -258,20 +295,22 @@ class LangevinBase(FaultAccounting, MCMCKernel):
 
     def _init_one(self, rng_key, init_params, model_args, model_kwargs):
         rng_key, key_init = random.split(rng_key)
-        init, _ = self._sampler(model_args, model_kwargs)
+        init, _ = self._sampler_for(model_args, model_kwargs)
         state = self._as_tree(init(_flat(init_params), key_init))
         return state._replace(z=init_params, rng_key=rng_key)
 
     def _sample_one(self, state, model_args, model_kwargs):
         rng_key, key = random.split(state.rng_key)
-        _, step = self._sampler(model_args, model_kwargs)
+        _, step = self._sampler_for(model_args, model_kwargs)
         flat = LangevinState(*state)._replace(z=_flat(state.z), z_grad=_flat(state.z_grad))
         return self._as_tree(step(key, flat))._replace(rng_key=rng_key)
 
     # -- the target ----------------------------------------------------------------------
     def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
         if self._model is not None:
-            discrete = _discrete_latent_sites(self._model, model_args, model_kwargs)
+            # the one trace of the model that the kernels read (sites, layout, routes)
+            self._site_trace = model_trace(self._model, model_args, model_kwargs)
+            discrete = _discrete_latent_sites(self._site_trace)
             if discrete:
                 raise ValueError(
                     f"{type(self).__name__} needs continuous latent sites, but site(s) "

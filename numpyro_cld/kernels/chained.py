@@ -4,41 +4,25 @@ and the prefix source from the model and binds :func:`numpyro_cld.samplers.chain
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jax
 import numpy as np
 from numpyro.infer.initialization import init_to_uniform
 
-from ..blocks.patches import PatchLayout
 from ..checks import one_of, open_unit, positive_float, positive_int, renamed
 from ..samplers.chained import chained
 from ..samplers.langevin import langevin
 from ..samplers.state import LangevinState
 from ..samplers.tempering import TemperedAdaptState
-from ..schedules import chained_sigmas, check_sigmas
-from ..sources.model_prefix import model_draws, model_prefix
+from ..schedules import check_sigmas
+from ..sources.model_prefix import model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
-from .base import LangevinBase, _flat
-from .chained_setup import (
-    check_adaptation_and_blocks,
-    check_prefix_args,
-    check_smoothed_prefix,
-    choose_conditional,
-    level_step_sizes,
-    mass_with_levels,
-    model_layout,
-    prefix_kind,
-)
-from .tempered_route import (
-    check_betas,
-    tempered_refresh,
-    tempered_sampler,
-    tempered_unavailable,
-)
+from .base import LangevinBase
+from .chained_plan import ChainedPlan, chained_plan
+from .chained_setup import check_adaptation_and_blocks, check_prefix_args
+from .tempered import check_betas, progress_line, refresh_tempered, tempered_sampler
 
 CONDITIONALS = ("auto", "prefix", "full", "tempered")
 ORDERS = ("sequential", "random")
-HOT_STEPS = 2  # MALA steps of each tempered replica per transition (docs/posteriors.md)
 
 
 class ChainedState(LangevinState):
@@ -241,132 +225,104 @@ class ChainedLangevin(LangevinBase):
         self._prefix_source = prefix_source
         self._prefix_potential = prefix_potential
         self._blocks = blocks
-        self._layout: PatchLayout | None = None
-        self._resolved_conditional = None
-        self._prefix_kind = None
+        self._plan: ChainedPlan | None = None
 
-    # -- layout -------------------------------------------------------------------------
     def _resolve(self, model_args, model_kwargs, one_params):
-        """Fix the patches and the conditional once the dimension is known."""
-        if self._auto_sigmas:
-            self._sigmas = None  # chosen below, again for every run's arguments
-        layout = model_layout(
-            self._model,
-            model_args,
-            model_kwargs,
+        """The plan for this model and these arguments, from the kernel's one trace."""
+        self._plan = chained_plan(
+            self._site_trace,
             one_params,
+            model=self._model,
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+            conditional=self._conditional,
             patch_size=self._patch_size,
             blocks=self._blocks,
-        )
-        conditional, kind = choose_conditional(
-            layout,
-            self._conditional,
-            explicit_levels=self._sigmas is not None,
             order=self._order,
-            tempered_unavailable=lambda: tempered_unavailable(
-                self._model, model_args, model_kwargs
-            ),
-            prefix=lambda: prefix_kind(
-                layout,
-                self._model,
-                model_args,
-                model_kwargs,
-                self._prefix_source,
-                self._prefix_potential,
-                None if self._blocks is not None else self._patch_size,
-            ),
+            sigmas=None if self._auto_sigmas else self._sigmas,
+            auto_sigmas=self._auto_sigmas,
+            step_size=self._step_size,
+            steps_per_patch=self._steps_per_patch_arg,
+            adapt_mass_matrix=self._adapt_mass_matrix,
+            ladder=self._ladder,
+            prefix_source=self._prefix_source,
+            prefix_potential=self._prefix_potential,
         )
-        if self._sigmas is not None:
-            check_smoothed_prefix(kind)
-        self._layout, self._resolved_conditional, self._prefix_kind = layout, conditional, kind
-        if self._auto_sigmas:
-            # annealed only where the smoothed prefix conditionals are exact in closed form
-            self._sigmas = (
-                chained_sigmas(model_draws(self._model, model_args, model_kwargs), layout.starts)
-                if kind == "gaussian"
-                else None
-            )
-        if self._steps_per_patch_arg is None:
-            self._steps_per_patch = 20 if self._sigmas is None else 10
 
-    def _prefix(self, model_args, model_kwargs):
-        if self._prefix_kind == "user":
-            return self._prefix_source
-        starts = self._layout.starts
-        if self._prefix_kind == "potential":
-            return PotentialPrefix(self._prefix_potential, self._layout.dim, starts=starts)
-        return model_prefix(self._model, model_args, model_kwargs, starts=starts)[0]
-
-    def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
-        params = super()._initial_params(key, init_params, model_args, model_kwargs, vectorized)
-        one = jax.tree.map(lambda a: a[0], params) if vectorized else params
-        # the layout is static (NumPy); `init` may run under jit/vmap (e.g. SBC harnesses)
-        with jax.ensure_compile_time_eval():
-            self._resolve(model_args, model_kwargs or {}, one)
-        return params
+    @property
+    def plan(self) -> ChainedPlan | None:
+        """What the kernel runs on the model of its last ``init`` (:class:`ChainedPlan`;
+        ``print(kernel.plan)`` says it in one line), None before."""
+        return self._plan
 
     @property
     def conditional(self) -> str | None:
-        """The sweep in use (``"prefix"`` or ``"full"``), known after ``init``."""
-        return self._resolved_conditional
+        """The route in use (``"prefix"``, ``"full"`` or ``"tempered"``), known after
+        ``init`` (``plan.route``)."""
+        return None if self._plan is None else self._plan.route
 
     @property
     def num_patches(self) -> int | None:
-        return None if self._layout is None else self._layout.num_patches
+        return None if self._plan is None else self._plan.layout.num_patches
 
     def get_diagnostics_str(self, state):
-        a = state.adapt_state
-        if isinstance(a, TemperedAdaptState):
-            swap = np.mean(np.asarray(a.swap_accept_sum) / np.maximum(a.num_proposed, 1))
-            return f"swap acc. {swap:.2f}, acc. prob={state.mean_accept_prob:.2f}"
-        scale = np.mean(a.step_scale)
+        if isinstance(state.adapt_state, TemperedAdaptState):
+            return progress_line(state)
+        scale = np.mean(state.adapt_state.step_scale)
         return f"mean step scale {scale:.2e}. acc. prob={state.mean_accept_prob:.2f}"
 
     def refresh(self, state, model_args, model_kwargs):
-        if not isinstance(state.adapt_state, TemperedAdaptState):
-            return super().refresh(state, model_args, model_kwargs)
-        flat = LangevinState(*state)._replace(z=_flat(state.z), z_grad=_flat(state.z_grad))
-        new = tempered_refresh(self._model, model_args, model_kwargs, flat)
-        return self._as_tree(new)._replace(rng_key=state.rng_key)
+        if isinstance(state.adapt_state, TemperedAdaptState):  # the tempered route's own
+            return refresh_tempered(self, state, model_args, model_kwargs)
+        return super().refresh(state, model_args, model_kwargs)
 
     def _sampler(self, model_args, model_kwargs):
-        if self._resolved_conditional == "tempered":
+        plan = self._plan
+        if plan.route == "tempered":
             return tempered_sampler(
                 self._model,
                 model_args,
                 model_kwargs,
                 lambda f: langevin(
                     f,
-                    step_size=self._step_size,
-                    num_steps=HOT_STEPS,
+                    step_size=plan.step_size,
+                    num_steps=plan.hot_steps,
                     adjust=self._adjust,
                     num_warmup=self._num_warmup,
                     target_accept_prob=self._target_accept_prob,
                 ),  # fmt: skip
-                self._ladder,
+                (plan.betas, plan.adapt_betas),
                 make_target=lambda f: self._chained(f, None),
                 num_warmup=self._num_warmup,
+                unravel=self._unravel_fn,
             )
-        prefix = (
-            self._prefix(model_args, model_kwargs)
-            if self._resolved_conditional == "prefix"
-            else None
-        )
+        prefix = self._prefix(model_args, model_kwargs) if plan.route == "prefix" else None
         return self._chained(self._target(model_args, model_kwargs), prefix)
 
+    def _prefix(self, model_args, model_kwargs):
+        kind, starts = self._plan.prefix_kind, self._plan.layout.starts
+        if kind == "user":
+            return self._prefix_source
+        if kind == "potential":
+            return PotentialPrefix(self._prefix_potential, self._plan.layout.dim, starts=starts)
+        same = self._is_init_args(model_args, model_kwargs)
+        tr = self._site_trace if same else None
+        return model_prefix(self._model, model_args, model_kwargs, starts=starts, trace_=tr)[0]
+
     def _chained(self, potential_and_score, prefix):
+        plan = self._plan
         return chained(
-            self._layout,
+            plan.layout,
             potential_and_score,
             prefix_source=prefix,
-            step_size=self._step_size,
-            sigmas=self._sigmas,
-            step_sizes=level_step_sizes(self._sigmas, self._step_size),
-            steps_per_patch=self._steps_per_patch,
+            step_size=plan.step_size,
+            sigmas=plan.sigmas,
+            step_sizes=plan.step_sizes,
+            steps_per_patch=plan.steps_per_patch,
             adjust=self._adjust,
             order=self._order,
             num_warmup=self._num_warmup,
             adapt_step_size=self._adapt_step_size,
-            adapt_mass_matrix=mass_with_levels(self._sigmas, self._adapt_mass_matrix),
+            adapt_mass_matrix=plan.adapt_mass_matrix,
             target_accept_prob=self._target_accept_prob,
         )

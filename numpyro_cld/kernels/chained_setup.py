@@ -14,7 +14,6 @@ from ..sources.model_prefix import (
     NotExactError,
     latent_sites,
     model_prefix,
-    model_trace,
     site_permutation,
 )
 from ..sources.protocol import PrefixSource
@@ -32,19 +31,14 @@ __all__ = [
 
 
 def model_layout(
-    model: Callable | None,
-    model_args: tuple,
-    model_kwargs: dict,
-    one_params: Any,
-    *,
-    patch_size: int,
-    blocks: Sequence | None,
+    site_trace: dict | None, one_params: Any, *, patch_size: int, blocks: Sequence | None
 ) -> PatchLayout:
-    """The patches of one chain's latent pytree ``one_params``, in the model's site order."""
+    """The patches of one chain's latent pytree ``one_params``, in the site order of the
+    model traced in ``site_trace`` (None for a ``potential_fn``/``score_fn``: raveled order)."""
     dim = ravel_pytree(one_params)[0].shape[0]
     slices, perm = {}, None
-    if model is not None:
-        sites = latent_sites(model_trace(model, model_args, model_kwargs))
+    if site_trace is not None:
+        sites = latent_sites(site_trace)
         slices = {s.name: (s.offset, s.size) for s in sites}
         perm = site_permutation(sites)
     return patch_layout(dim, patch_size=patch_size, blocks=blocks, site_slices=slices, perm=perm)
@@ -97,7 +91,14 @@ def check_prefix_args(
 
 
 def prefix_kind(
-    layout, model, model_args, model_kwargs, prefix_source, prefix_potential, patch_size
+    layout,
+    model,
+    model_args,
+    model_kwargs,
+    prefix_source,
+    prefix_potential,
+    patch_size,
+    site_trace=None,
 ) -> str:
     """Where the prefix conditionals come from (``"user"``, ``"potential"``, ``"gaussian"`` or
     ``"masked"``); raises :class:`NotExactError` with the reason when there are none."""
@@ -125,7 +126,7 @@ def prefix_kind(
         raise NotExactError(
             "the target is given as a `potential_fn`/`score_fn`, which says nothing about marginals"
         )
-    return model_prefix(model, model_args, model_kwargs, starts=layout.starts)[1]
+    return model_prefix(model, model_args, model_kwargs, starts=layout.starts, trace_=site_trace)[1]
 
 
 def choose_conditional(

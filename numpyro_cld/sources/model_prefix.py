@@ -218,14 +218,20 @@ def model_trace(model: Callable, model_args: tuple = (), model_kwargs: dict | No
 
 
 def model_draws(
-    model: Callable, model_args: tuple = (), model_kwargs: dict | None = None, num_draws: int = 256
+    model: Callable,
+    model_args: tuple = (),
+    model_kwargs: dict | None = None,
+    num_draws: int = 256,
+    trace_: dict | None = None,
 ) -> np.ndarray:
     """``(num_draws, d)`` draws of the model's latent sites from a fixed seed, unconstrained
     and raveled in site order: draws of the *prior* (observed sites keep their data but do
     not weigh the draws), the target itself for a model without observed sites. They set
-    the scale of the noise levels (:func:`numpyro_cld.schedules.chained_sigmas`)."""
+    the scale of the noise levels (:func:`numpyro_cld.schedules.chained_sigmas`).
+    ``trace_``: a :func:`model_trace` for these arguments, if the caller has one."""
     model_kwargs = model_kwargs or {}
-    sites = latent_sites(model_trace(model, model_args, model_kwargs))
+    tr = model_trace(model, model_args, model_kwargs) if trace_ is None else trace_
+    sites = latent_sites(tr)
 
     def one(key):
         tr = trace(seed(model, key)).get_trace(*model_args, **model_kwargs)
@@ -251,15 +257,19 @@ def model_prefix(
     *,
     patch_size: int | None = None,
     starts: Sequence[int] | None = None,
+    trace_: dict | None = None,
 ) -> tuple[GaussianMixturePrefix | PotentialPrefix, str]:
     """Build the exact prefix source of ``model`` for these arguments.
+
+    ``trace_``: a :func:`model_trace` of ``model`` for these arguments, if the caller has
+    one (the model is then not run again here).
 
     :return: ``(source, kind)`` with ``kind`` ``"gaussian"`` (fast, supports ``sigma > 0``)
         or ``"masked"`` (``O(d)`` a step, ``sigma = 0`` only).
     :raises NotExactError: with the reason when the prefix marginals are not exact.
     """
     model_kwargs = model_kwargs or {}
-    tr = model_trace(model, model_args, model_kwargs)
+    tr = model_trace(model, model_args, model_kwargs) if trace_ is None else trace_
     _check_no_observed(tr)
     _check_no_handler_effects(tr)
     sites = latent_sites(tr)

@@ -10,7 +10,36 @@ from jax.flatten_util import ravel_pytree
 
 from .protocol import Source
 
-__all__ = ["check_score_shape", "from_potential", "from_score"]
+__all__ = ["check_score_shape", "from_potential", "from_score", "traced_once"]
+
+
+def traced_once(fn: Callable) -> Callable:
+    """``fn`` traced once per input shapes and dtypes, then replayed from its jaxpr.
+
+    A sampler calls its target at several places of a step (the branches of warmup, the
+    patches of a sweep, every replica of a ladder) and at ``init``; each call of a plain
+    Python function runs it again, and for a NumPyro model that is a whole model trace. The
+    jaxpr holds the same operations, so the values are those of ``fn``; unlike ``jax.jit`` it
+    compiles nothing of its own when called eagerly (at ``init``). Closed-over traced values
+    belong to the trace in which the returned function is called, so build it there (the
+    kernels bind a sampler per model arguments)."""
+    cache = {}
+
+    def replay(*args):
+        leaves, tree = jax.tree.flatten(args)
+        avals = tuple(jax.typeof(a) for a in leaves)
+        key = (tree, avals)
+        if key not in cache:
+            specs = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in avals]
+            closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(
+                *jax.tree.unflatten(tree, specs)
+            )
+            cache[key] = closed, jax.tree.structure(out_shape)
+        closed, out_tree = cache[key]
+        out = jax.core.eval_jaxpr(closed.jaxpr, closed.consts, *leaves)
+        return jax.tree.unflatten(out_tree, out)
+
+    return replay
 
 
 def from_potential(potential_fn: Callable, unravel_fn: Callable) -> Source:
@@ -19,7 +48,7 @@ def from_potential(potential_fn: Callable, unravel_fn: Callable) -> Source:
     def flat_potential(x):
         return potential_fn(unravel_fn(x))
 
-    value_and_grad = jax.value_and_grad(flat_potential)
+    value_and_grad = traced_once(jax.value_and_grad(flat_potential))
 
     def source(x, level=None, rng_key=None):
         pe, grad = value_and_grad(x)

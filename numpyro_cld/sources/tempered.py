@@ -10,13 +10,17 @@ belong to the prior and are not tempered.
 """
 
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
+from numpyro.distributions.transforms import biject_to
 from numpyro.handlers import Messenger, seed, substitute, trace
-from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
+from numpyro.infer.util import _unconstrain_reparam, potential_energy
+
+from .potential import traced_once
 
 __all__ = ["TemperedModel", "tempered_model", "prior_sample_error"]
 
@@ -63,59 +67,77 @@ def _latent_values(tr) -> dict:
     return {k: s["value"] for k, s in tr.items() if s["type"] == "sample" and not s["is_observed"]}
 
 
-def prior_sample_error(model, rng_key, model_args=(), model_kwargs=None) -> str | None:
-    """Why the prior of ``model`` cannot be drawn from by running it forward, or None.
-
-    A latent site whose distribution cannot sample (``ImproperUniform``, as ``param``-like
-    priors and some reparametrisations use) leaves no exact prior draw.
-    """
-    from .model_prefix import model_trace  # traces improper sites too
-
-    for name, site in model_trace(model, model_args, model_kwargs).items():
-        if site["type"] == "sample" and not site["is_observed"]:
-            if type(site["fn"]).__name__ == "ImproperUniform":
-                return f"site {name!r} has an improper prior (ImproperUniform)"
-            if site["fn"].is_discrete:
-                return f"site {name!r} is discrete"
-    try:
-        trace(seed(model, rng_key)).get_trace(*model_args, **(model_kwargs or {}))
-    except NotImplementedError as e:
-        return f"a latent site's distribution cannot be sampled ({type(e).__name__}: {e})"
+def prior_sample_error(model_trace: dict) -> str | None:
+    """Why the prior of the model traced in ``model_trace`` cannot be drawn by running the
+    model forward, or None. A latent site whose distribution cannot sample
+    (``ImproperUniform``, as ``param``-like priors and some reparametrisations use) leaves no
+    exact prior draw. Read off the trace's distributions: the model is not run again."""
+    for name, site in model_trace.items():
+        if site["type"] != "sample" or site["is_observed"]:
+            continue
+        if type(site["fn"]).__name__ == "ImproperUniform":
+            return f"site {name!r} has an improper prior (ImproperUniform)"
+        if site["fn"].is_discrete:
+            return f"site {name!r} is discrete"
+        try:
+            jax.eval_shape(site["fn"].sample, jax.random.key(0))
+        except NotImplementedError as e:
+            return f"site {name!r}: its distribution cannot be sampled ({type(e).__name__}: {e})"
     return None
 
 
-def tempered_model(model, rng_key, model_args=(), model_kwargs=None) -> TemperedModel:
+def tempered_model(model, model_args=(), model_kwargs=None, *, unravel=None) -> TemperedModel:
     """Split ``model`` for tempering its likelihood (see the module docstring).
 
+    Each function is traced once (:func:`~.potential.traced_once`), so that a sampler that
+    calls it at several places of its step runs the model once per function.
+
     :param model: a NumPyro model with observed sites.
-    :param rng_key: PRNG key for the prototype trace that fixes the latent layout.
     :param tuple model_args: positional arguments of ``model``.
     :param dict model_kwargs: keyword arguments of ``model``.
+    :param unravel: flat unconstrained vector -> dict of the latent sites (as
+        ``ravel_pytree`` of one chain's ``init_params`` gives it); by default from one trace
+        of the model.
     """
     kwargs = model_kwargs or {}
-    proto = unconstrain_fn(
-        model, model_args, kwargs, _latent_values(_trace(model, rng_key, model_args, kwargs))
-    )
-    flat, unravel = ravel_pytree(proto)
+    if unravel is None:
+        from .model_prefix import model_trace  # traces improper sites too
+
+        tr = model_trace(model, model_args, kwargs)
+        proto = {
+            name: biject_to(tr[name]["fn"].support).inv(value)
+            for name, value in _latent_values(tr).items()
+        }
+        unravel = ravel_pytree(proto)[1]
 
     def potential(z, beta):
         return potential_energy(_temper(model, beta), model_args, kwargs, unravel(z))
 
-    value_and_grad = jax.value_and_grad(potential)
+    value_and_grad = traced_once(jax.value_and_grad(potential))
 
     def potential_and_score(z, beta, rng_key=None):
-        pe, grad = value_and_grad(z, beta)
+        # one dtype for the power, so that every call shares the jitted trace
+        pe, grad = value_and_grad(z, jnp.asarray(beta, jnp.result_type(z)))
         return pe, -grad
 
+    @traced_once
     def log_likelihood(z):
-        # summed directly: -U_1 + U_0 would cancel two large float32 numbers
-        values = constrain_fn(model, model_args, kwargs, unravel(z))
-        tr = trace(substitute(model, data=values)).get_trace(*model_args, **kwargs)
-        return sum(_site_log_prob(s) for s in tr.values() if _observed(s))
+        # summed directly: -U_1 + U_0 would cancel two large float32 numbers; the model runs
+        # once, on the unconstrained values, as NumPyro's `potential_energy` runs it
+        run = substitute(model, substitute_fn=partial(_unconstrain_reparam, unravel(z)))
+        tr = trace(run).get_trace(*model_args, **kwargs)
+        likelihood = (s for n, s in tr.items() if _observed(s) and not _is_jacobian(n))
+        return sum(_site_log_prob(s) for s in likelihood)
 
+    @traced_once
     def prior_sample(key):
-        values = _latent_values(_trace(model, key, model_args, kwargs))
-        return ravel_pytree(unconstrain_fn(model, model_args, kwargs, values))[0].astype(flat.dtype)
+        tr = _trace(model, key, model_args, kwargs)
+        values = {
+            name: biject_to(tr[name]["fn"].support).inv(value)
+            for name, value in _latent_values(tr).items()
+        }
+        flat = ravel_pytree(values)[0]
+        return flat.astype(jnp.result_type(float))
 
     def ravel(tree):
         return ravel_pytree(tree)[0]

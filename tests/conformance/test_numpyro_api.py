@@ -84,8 +84,9 @@ def test_trivial_dirichlet(kind, batch_shape):
     assert_allclose(mcmc.get_samples()["x"], jnp.ones((num_samples,) + batch_shape + (1,)))
 
 
-@pytest.mark.parametrize("kind", CI_KERNELS)
-@pytest.mark.parametrize("num_chains", [pytest.param(1, marks=pytest.mark.slow), 2])
+@pytest.mark.slow  # CI budget: test_empty_model runs the same warmup/run plumbing in CI
+@pytest.mark.parametrize("kind", KERNELS)
+@pytest.mark.parametrize("num_chains", [1, 2])
 def test_compile_warmup_run(kind, num_chains):
     def model():
         numpyro.sample("x", dist.Normal(0, 1))
@@ -135,7 +136,8 @@ def test_model_with_multiple_exec_paths(kind, jit_args):
     assert set(mcmc.get_samples()) == {"a", "x", "y", "sigma"}
 
 
-@pytest.mark.parametrize("kind", CI_KERNELS)
+@pytest.mark.slow  # CI budget: test_handler_is_honoured[scale-chained] runs a handler in CI
+@pytest.mark.parametrize("kind", KERNELS)
 def test_model_with_lift_handler(kind):
     def model(data):
         c = numpyro.param("c", jnp.array(1.0), constraint=dist.constraints.positive)

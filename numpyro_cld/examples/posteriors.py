@@ -30,7 +30,7 @@ import numpyro.distributions as dist
 from jax import random
 from jax.typing import ArrayLike
 
-from .checks import positive_int
+from ..checks import positive_int
 
 __all__ = [
     "MultimodalPosterior",

@@ -1,0 +1,147 @@
+"""The plan of a :class:`~numpyro_cld.ChainedLangevin` on one model: what it runs, resolved
+once at ``init`` from one trace of the model and held in a frozen object.
+
+:func:`chained_plan` decides the patches, the route (prefix sweep, full sweep or the tempered
+route), where the prefix conditionals come from, the noise levels, their step sizes and the
+steps per patch; the kernel then only binds the functional samplers to it. ``str(plan)``
+says it in one line (``kernel.plan`` after ``init``)."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..blocks.patches import PatchLayout
+from ..schedules import chained_sigmas
+from ..sources.model_prefix import model_draws
+from .chained_setup import (
+    check_smoothed_prefix,
+    choose_conditional,
+    level_step_sizes,
+    mass_with_levels,
+    model_layout,
+    prefix_kind,
+)
+from .tempered import tempered_unavailable
+
+__all__ = ["ChainedPlan", "chained_plan"]
+
+HOT_STEPS = 2  # MALA steps of each tempered replica per transition (docs/posteriors.md)
+
+
+@dataclass(frozen=True)
+class ChainedPlan:
+    """What a :class:`~numpyro_cld.ChainedLangevin` runs on one model (fields in the order
+    a transition uses them).
+
+    - **route** - ``"prefix"`` (the paper's sweep over prefix conditionals), ``"full"``
+      (Metropolis-within-Gibbs over full conditionals) or ``"tempered"`` (replica exchange
+      over likelihood powers, the full sweep at the posterior).
+    - **layout** - the patches (:class:`~numpyro_cld.blocks.PatchLayout`), in site order.
+    - **prefix_kind** - where the prefix conditionals come from: ``"user"`` (a
+      ``prefix_source``), ``"potential"`` (a ``prefix_potential``), ``"gaussian"`` (closed
+      form) or ``"masked"`` (exact masked marginals of the model); None off the prefix route.
+    - **sigmas** - the noise levels of the annealed prefix sweep (Chained-ALD), or None.
+    - **step_sizes** - ``(L,)`` initial step size of each level when ``sigmas`` end at 0.
+    - **step_size** - ``eta`` (of the last level with ``sigmas``).
+    - **steps_per_patch** - Langevin steps per patch (per level with ``sigmas``).
+    - **adapt_mass_matrix** - what the sweep's sampler is given (None: its default).
+    - **betas** - the tempered route's initial ladder, ``0`` first and ``1`` last, or None.
+    - **adapt_betas** - whether warmup re-spaces the ladder.
+    - **hot_steps** - MALA steps of each hot replica per transition (tempered route).
+    """
+
+    route: str
+    layout: PatchLayout
+    prefix_kind: str | None
+    sigmas: np.ndarray | None
+    step_sizes: np.ndarray | None
+    step_size: float
+    steps_per_patch: int
+    adapt_mass_matrix: bool | None
+    betas: np.ndarray | None = None
+    adapt_betas: bool = False
+    hot_steps: int = HOT_STEPS
+
+    def __str__(self) -> str:
+        lay = self.layout
+        sizes = sorted({len(idx) for idx in lay.indices}) or [0]
+        of = f"of {sizes[0]}" if len(sizes) == 1 else f"of {sizes[0]}-{sizes[-1]}"
+        sweep = f"sweep over {lay.num_patches} patches {of}, {self.steps_per_patch} steps each"
+        if self.route == "tempered":
+            ladder = "adapted in warmup" if self.adapt_betas else "as given"
+            return (
+                f"route: tempered, {len(self.betas) - 1} powers ({ladder}), hot replicas: "
+                f"MALA x {self.hot_steps}; posterior: full {sweep}"
+            )
+        if self.route == "prefix":
+            levels = "" if self.sigmas is None else f" at {len(self.sigmas)} noise levels"
+            return f"route: prefix ({self.prefix_kind} conditionals), {sweep}{levels}"
+        return f"route: full conditionals, {sweep}"
+
+
+def chained_plan(
+    site_trace: dict | None,
+    one_params: Any,
+    *,
+    model: Callable | None,
+    model_args: tuple,
+    model_kwargs: dict,
+    conditional: str,
+    patch_size: int,
+    blocks: Sequence | None,
+    order: str,
+    sigmas: Any,
+    auto_sigmas: bool,
+    step_size: float,
+    steps_per_patch: int | None,
+    adapt_mass_matrix: bool | None,
+    ladder: tuple[np.ndarray, bool],
+    prefix_source: Any = None,
+    prefix_potential: Callable | None = None,
+) -> ChainedPlan:
+    """Resolve the plan of a :class:`~numpyro_cld.ChainedLangevin` from the (checked)
+    constructor arguments, one chain's ``one_params`` and ``site_trace``, the kernel's one
+    trace of the model (None for a ``potential_fn``/``score_fn``). The model is run again
+    only for the draws that scale ``sigmas="auto"`` on a model with Gaussian prefixes."""
+    layout = model_layout(site_trace, one_params, patch_size=patch_size, blocks=blocks)
+    route, kind = choose_conditional(
+        layout,
+        conditional,
+        explicit_levels=sigmas is not None,
+        order=order,
+        tempered_unavailable=lambda: tempered_unavailable(site_trace),
+        prefix=lambda: prefix_kind(
+            layout,
+            model,
+            model_args,
+            model_kwargs,
+            prefix_source,
+            prefix_potential,
+            None if blocks is not None else patch_size,
+            site_trace=site_trace,
+        ),  # fmt: skip
+    )
+    if sigmas is not None:
+        check_smoothed_prefix(kind)
+    if auto_sigmas:  # annealed only where the smoothed prefix conditionals are exact
+        gaussian = kind == "gaussian"
+        draws = (
+            model_draws(model, model_args, model_kwargs, trace_=site_trace) if gaussian else None
+        )
+        sigmas = None if draws is None else chained_sigmas(draws, layout.starts)
+    sigmas = None if sigmas is None else np.asarray(sigmas, np.float64)
+    tempered = route == "tempered"
+    return ChainedPlan(
+        route=route,
+        layout=layout,
+        prefix_kind=kind,
+        sigmas=sigmas,
+        step_sizes=level_step_sizes(sigmas, step_size),
+        step_size=step_size,
+        steps_per_patch=steps_per_patch or (20 if sigmas is None else 10),
+        adapt_mass_matrix=mass_with_levels(sigmas, adapt_mass_matrix),
+        betas=ladder[0] if tempered else None,
+        adapt_betas=ladder[1] if tempered else False,
+    )
