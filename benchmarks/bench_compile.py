@@ -93,7 +93,9 @@ def main():
         starts = np.concatenate([[0], np.cumsum(sizes)])
         blocks = [np.arange(a, b) for a, b in zip(starts[:-1], starts[1:], strict=True)]
         rows.append(
-            measure(f"full, {n} unequal blocks", int(starts[-1]), blocks=blocks, conditional="full")
+            measure(
+                f"full, {n} unequal blocks", int(starts[-1]), patches=blocks, conditional="full"
+            )
         )
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "compile.json"), "w") as f:

@@ -58,6 +58,21 @@ def open_unit(name, value):
     return v
 
 
+def adapt_if_adjusted(adapt_step_size, adjust: bool) -> bool:
+    """``adapt_step_size`` resolved against ``adjust``: by default adapted exactly when there
+    is a Metropolis test (dual averaging targets its acceptance rate); asked for explicitly
+    without one, refused rather than dropped."""
+    if adapt_step_size is None:
+        return adjust
+    if adapt_step_size and not adjust:
+        raise ValueError(
+            "`adapt_step_size=True` needs adjust=True: the step size is adapted to the "
+            "Metropolis acceptance rate, which ULA (adjust=False) does not have; pass "
+            "adjust=True, or drop `adapt_step_size` to run ULA at the given step_size."
+        )
+    return bool(adapt_step_size)
+
+
 def one_of(name, value, options):
     if value not in options:
         raise ValueError(f"`{name}` must be one of {sorted(options)}, got {value!r}.")

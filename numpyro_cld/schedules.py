@@ -10,11 +10,18 @@ Three annealing paths lead from an easy distribution to the target ``p``
   :class:`GaussianBase` or a :class:`StudentTBase`; ``lam`` increases to 1
   (:func:`vp_lambdas`).
 - ``"tempered"`` (geometric path): ``p_lam ∝ p^lam nu^(1 - lam)``, same ``lambdas``.
+
+What the kernels derive from their arguments, in functional form: the step size of each
+level (:func:`path_step_sizes` of an annealing path, :func:`chained_step_sizes` of a chained
+sweep), the draw of the base a sweep may start from (:func:`base_draw`) and the ladder of
+likelihood powers of replica exchange (:func:`tempering_ladder`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -34,12 +41,16 @@ __all__ = [
     "GaussianBase",
     "StudentTBase",
     "as_base",
+    "base_draw",
+    "chained_step_sizes",
     "check_lambdas",
     "chained_sigmas",
     "noise_ratio",
     "check_sigmas",
     "ncsn_sigmas",
     "ncsn_step_sizes",
+    "path_step_sizes",
+    "tempering_ladder",
     "vp_lambdas",
 ]
 
@@ -152,6 +163,34 @@ def ncsn_step_sizes(eps: float, sigmas: ArrayLike) -> jax.Array:
     return eps * jnp.asarray(ratio, jnp.result_type(float))
 
 
+def path_step_sizes(path: str, step_size: ArrayLike, levels: ArrayLike) -> jax.Array:
+    """The step size of each level of ``path``, as :class:`~numpyro_cld.AnnealedLangevin`
+    sets them: NCSN's ``step_size * sigma_i^2 / sigma_L^2`` (:func:`ncsn_step_sizes`) on
+    ``"ve"``, ``step_size`` at every level on ``"vp"`` and ``"tempered"``.
+
+    The levels stay constants; a ``step_size`` traced by the user's jit makes only the
+    result traced.
+    """
+    path = one_of("path", path, PATHS)
+    with jax.ensure_compile_time_eval():
+        levels = jnp.asarray(np.asarray(levels))
+    if path == "ve":
+        return ncsn_step_sizes(step_size, levels)
+    return step_size * jnp.ones(levels.shape)
+
+
+def chained_step_sizes(sigmas: ArrayLike | None, step_size: float) -> np.ndarray | None:
+    """The initial step size of each level of a chained sweep whose ``sigmas`` end at 0,
+    as :class:`~numpyro_cld.ChainedLangevin` sets them: ``step_size + sigma_l^2 / 2``, about
+    the scale of a patch's smoothed conditional (the paper's rule divides by ``sigma_L``);
+    each level's multiplier is then adapted apart. ``None`` when ``sigmas`` is ``None`` or
+    ends above 0: :func:`~numpyro_cld.samplers.chained` then scales ``step_size`` itself."""
+    if sigmas is None:
+        return None
+    sigmas = np.asarray(sigmas, np.float64)  # a constant, also inside a trace
+    return None if sigmas[-1] > 0 else step_size + 0.5 * sigmas**2
+
+
 def vp_lambdas(
     num_levels: int = 10, schedule: str = "linear", lambda_min: float = 1e-3
 ) -> jax.Array:
@@ -185,6 +224,37 @@ def vp_lambdas(
             "levels; lower `lambda_min` or `num_levels`."
         )
     return check_lambdas(lam)
+
+
+def tempering_ladder(betas: Any) -> tuple[np.ndarray, bool]:
+    """``(betas, adapt)``: the ladder of likelihood powers of replica exchange (``0`` first,
+    ``1`` last), as :class:`~numpyro_cld.TemperedLangevin` and the tempered route of
+    :class:`~numpyro_cld.ChainedLangevin` build it from their ``betas``, and whether warmup
+    adapts it (``adapt_betas`` of :func:`~numpyro_cld.samplers.replica_exchange`).
+
+    An int ``n`` gives ``0`` and ``n`` powers geometric from 1e-3 to 1 (adapted); a sequence
+    gives ``0`` and the positive powers themselves, strictly increasing and ending at 1
+    (kept as given).
+    """
+    if isinstance(betas, (int, np.integer)) and not isinstance(betas, bool):
+        n = int(betas)
+        if n < 1:
+            raise ValueError(f"`betas` must be a positive number of powers, got {n}.")
+        return np.concatenate([[0.0], np.geomspace(1e-3, 1.0, n)]), True
+    try:
+        b = np.asarray(betas, np.float64)
+    except (TypeError, ValueError):
+        b = np.zeros((0, 0))
+    if b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)):
+        raise ValueError(
+            f"`betas` must be an int (the number of powers) or a 1-d sequence of likelihood "
+            f"powers, got {betas!r}."
+        )
+    if not (np.all(np.diff(b) > 0) and b[0] > 0 and b[-1] == 1.0):
+        raise ValueError(
+            f"`betas` must increase strictly within (0, 1] and end at 1, got {b.tolist()}."
+        )
+    return np.concatenate([[0.0], b]), False
 
 
 class GaussianBase:
@@ -270,6 +340,29 @@ def as_base(base: str | tuple | GaussianBase | StudentTBase) -> GaussianBase | S
         "`base` must be 'gaussian', ('student_t', alpha[, scale]), GaussianBase(...) or "
         f"StudentTBase(...), got {base!r}."
     )
+
+
+def base_draw(
+    path: str, levels: ArrayLike, base: str | tuple | GaussianBase | StudentTBase = "gaussian"
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``draw(rng_key, x) -> x0``: a fresh draw, shaped like ``x``, of the base of ``path``
+    where an annealing sweep starts (the ``base_draw`` of
+    :func:`~numpyro_cld.samplers.annealed`; :class:`~numpyro_cld.AnnealedLangevin` with
+    ``start_from_base=True``): ``N(0, sigma_1^2 I)`` with ``sigma_1 = levels[0]`` on
+    ``"ve"``, a draw of ``base`` (:func:`as_base`) on ``"vp"`` and ``"tempered"``."""
+    path = one_of("path", path, PATHS)
+    if path == "ve":
+
+        def draw(rng_key, x):
+            return levels[0] * random.normal(rng_key, x.shape, x.dtype)
+
+        return draw
+    base = as_base(base)
+
+    def draw(rng_key, x):
+        return base.sample(rng_key, x.shape, x.dtype)
+
+    return draw
 
 
 def vp_coefficients(lam: ArrayLike) -> tuple[jax.Array, jax.Array]:

@@ -576,7 +576,7 @@ def two_sites():
 def test_pickle_and_blocks_by_site_name_with_random_order(mc_check):
     kernel = ChainedLangevin(
         two_sites,
-        blocks=["b", "a"],
+        patches=["b", "a"],
         conditional="full",
         order="random",
         adjust=True,
@@ -613,7 +613,7 @@ def test_program_size_does_not_grow_with_the_number_of_blocks(conditional):
             sizes = [2] * num_blocks
         ends = np.cumsum(sizes)
         blocks = [np.arange(e - n, e) for n, e in zip(sizes, ends, strict=True)]
-        layout = patch_layout(int(ends[-1]), blocks=blocks)
+        layout = patch_layout(int(ends[-1]), patches=blocks)
         src = None
         if conditional == "prefix":
             src = GaussianMixturePrefix(
@@ -639,7 +639,7 @@ def test_unequal_blocks_sample_their_full_conditionals_exactly():
     def potential_and_score(x, key):
         return 0.5 * x @ prec @ x, -prec @ x
 
-    layout = patch_layout(5, blocks=[[0], [1, 2, 3], [4]])
+    layout = patch_layout(5, patches=[[0], [1, 2, 3], [4]])
     init, step = chained(layout, potential_and_score, adjust=True, num_warmup=200,
                          steps_per_patch=3)  # fmt: skip
 
@@ -684,7 +684,7 @@ def test_last_patch_may_be_smaller():
         (dict(conditional="full", sigmas=[1.0, 0.1]), ValueError, "sigmas"),
         (dict(conditional="prefix", order="random"), ValueError, "order"),
         (dict(prefix_source=object()), TypeError, "prefix_source"),
-        (dict(blocks="x"), TypeError, "blocks"),
+        (dict(patches="x"), TypeError, "patches"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, err, match):
@@ -716,7 +716,7 @@ def test_patch_size_larger_than_dimension_says_the_dimension():
 )
 def test_bad_blocks(blocks, match):
     with pytest.raises(ValueError, match=match):
-        _run(ChainedLangevin(gaussian5, blocks=blocks, conditional="full"))
+        _run(ChainedLangevin(gaussian5, patches=blocks, conditional="full"))
 
 
 def test_prefix_on_model_with_observed_sites_names_reason():
@@ -726,7 +726,7 @@ def test_prefix_on_model_with_observed_sites_names_reason():
 
 def test_prefix_needs_consecutive_blocks():
     with pytest.raises(ValueError, match="consecutive"):
-        _run(ChainedLangevin(gaussian5, blocks=[[0, 2], [1, 3, 4]], conditional="prefix"))
+        _run(ChainedLangevin(gaussian5, patches=[[0, 2], [1, 3, 4]], conditional="prefix"))
 
 
 def test_discrete_latent_site_is_named():
@@ -857,3 +857,19 @@ def test_the_plan_is_frozen_and_says_what_runs():
     text = str(observed.plan)
     assert text.startswith("route: tempered, 8 powers (adapted in warmup)"), text
     assert "posterior: full sweep over 2 patches of 2" in text
+
+
+def test_blocks_is_the_former_name_of_patches():
+    # `blocks` shared its name with the numpyro_cld.blocks package: renamed `patches`, the old
+    # name kept for one release with a FutureWarning, the same layout either way
+    with pytest.warns(FutureWarning, match="`blocks` is renamed `patches`"):
+        old = patch_layout(5, blocks=[[0], [1, 2, 3], [4]])
+    new = patch_layout(5, patches=[[0], [1, 2, 3], [4]])
+    assert old.starts == new.starts == (0, 1, 4)
+    assert all(np.array_equal(a, b) for a, b in zip(old.indices, new.indices, strict=True))
+    with pytest.warns(FutureWarning, match="`blocks` is renamed `patches`"):
+        kernel = ChainedLangevin(gaussian5, blocks=[[0, 1], [2, 3, 4]], conditional="full")
+    kernel.init(random.key(0), 5, None, (), {})
+    assert [len(i) for i in kernel.plan.layout.indices] == [2, 3]
+    with pytest.raises(ValueError, match="Give `patches` only"):
+        ChainedLangevin(gaussian5, patches=[[0]], blocks=[[0]])

@@ -12,12 +12,21 @@ from numpyro.infer import MCMC
 
 from numpyro_cld import AnnealedLangevin, ChainedLangevin, Langevin
 from numpyro_cld.blocks import patch_layout
-from numpyro_cld.samplers import annealed, chained, langevin
-from numpyro_cld.schedules import GaussianBase, ncsn_step_sizes
+from numpyro_cld.samplers import annealed, chained, langevin, on_pytrees
+from numpyro_cld.schedules import (
+    GaussianBase,
+    annealed_sigmas,
+    base_draw,
+    check_sigmas,
+    ncsn_step_sizes,
+    path_step_sizes,
+)
 from numpyro_cld.sources import (
     GaussianMixturePrefix,
     at_level,
+    exact_level_source,
     from_potential,
+    model_draws,
     tempered_level_source,
 )
 
@@ -61,7 +70,7 @@ def run_core(init, step, key, x0, n):
         return (state, key), state.z
 
     (state, _), zs = jax.lax.scan(body, (state, key), None, length=n)
-    return np.asarray(zs), state
+    return jax.tree.map(np.asarray, zs), state
 
 
 X0 = jnp.array([0.3, -0.2, 0.1, 0.5])
@@ -113,6 +122,43 @@ def test_annealed_core_equals_class():
     )
     got, _ = run_core(init, step, key, X0, 6)
     assert_same_draws(got, want)
+
+
+@pytest.mark.parametrize("path", ["ve", "vp"])
+def test_annealed_core_from_schedules_equals_class(path):
+    """Everything ``AnnealedLangevin`` derives from its arguments, rebuilt from the public
+    functions: ``sigmas="auto"`` (``model_draws`` + ``annealed_sigmas``), the step sizes of
+    the path (``path_step_sizes``) and the base draw of ``start_from_base`` (``base_draw``)."""
+    import numpyro
+    import numpyro.distributions as dist
+
+    def model():
+        mix = dist.MixtureSameFamily(
+            dist.Categorical(probs=jnp.array([0.3, 0.7])), dist.Normal(LOCS, 0.5).to_event(1)
+        )
+        numpyro.sample("x", mix)
+
+    key = random.key(13)
+    kwargs = {"lambdas": [0.3, 0.7, 1.0]} if path == "vp" else {}
+    step_size = 0.02 if path == "vp" else 1e-4  # NCSN's rule: 1e-4 * sigma_i^2 / 0.01^2
+    kernel = AnnealedLangevin(
+        model, path=path, steps_per_level=3, step_size=step_size, start_from_base=True, **kwargs
+    )
+    want, _ = run_kernel(kernel, key, {"x": X0}, 0, 5)
+    if path == "ve":
+        levels = check_sigmas(annealed_sigmas(model_draws(model)))
+    else:
+        levels = jnp.array(kwargs["lambdas"])
+    step_sizes = path_step_sizes(path, step_size, levels)
+    np.testing.assert_array_equal(kernel.levels, levels)
+    np.testing.assert_array_equal(kernel.step_sizes, step_sizes)
+    src = exact_level_source(model, (), {}, path, GaussianBase(), lambda x: {"x": x})
+    init, step = annealed(
+        src, levels, step_sizes, steps_per_level=3, base_draw=base_draw(path, levels)
+    )
+    got, _ = run_core(init, step, key, X0, 5)
+    assert_same_draws(got, want["x"])
+    assert np.all(np.isfinite(got)) and np.unique(got[:, 0]).size == 5  # fresh sweeps
 
 
 @pytest.mark.parametrize("use_sigmas", [False, True])
@@ -194,3 +240,27 @@ def test_eps_is_renamed_step_size():
         ChainedLangevin(potential_fn=potential, conditional="full", eps=0.01)
     with pytest.raises(ValueError, match="`step_size` only"):
         AnnealedLangevin(potential_fn=potential, smoothing="mc", eps=0.01, step_size=0.01)
+
+
+def test_on_pytrees_gives_the_flat_samplers_draws():
+    # The same target on {"a": (3,), "b": ()} and on the flat (4,) vector (ravel order: a,
+    # then b): the same keys must give the same draws, reshaped, for two samplers
+    def tree_source(z, rng_key=None):
+        pe, s = from_potential(potential, lambda x: x)(jnp.append(z["a"], z["b"]))
+        return pe, {"a": s[:3], "b": s[3]}
+
+    start = {"a": X0[:3], "b": X0[3]}
+    layout = patch_layout(4, patch_size=2)
+    builders = (
+        lambda f: langevin(f, step_size=0.3, num_steps=3, adjust=True, num_warmup=20),
+        lambda f: chained(layout, f, steps_per_patch=3, adjust=True, num_warmup=20),
+    )
+    for build in builders:
+        init, step = on_pytrees(build, tree_source, start)
+        tree_draws, state = run_core(init, step, random.key(3), start, 40)
+        flat_init, flat_step = build(flat_source())
+        flat_draws, _ = run_core(flat_init, flat_step, random.key(3), X0, 40)
+        assert jax.tree.map(jnp.shape, state.z) == {"a": (3,), "b": ()}
+        assert_same_draws(np.concatenate([tree_draws["a"], tree_draws["b"][:, None]], 1),
+                          flat_draws)  # fmt: skip
+        assert np.unique(flat_draws[:, 0]).size > 10  # the chains move

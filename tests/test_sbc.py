@@ -105,7 +105,7 @@ def test_sbc_chained_full_conditional_mh():
         schools,
         conditional="full",
         adjust=True,
-        blocks=["mu", "tau", "theta_raw"],
+        patches=["mu", "tau", "theta_raw"],
         steps_per_patch=3,
     )
     res = sbc_ranks(

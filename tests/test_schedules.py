@@ -15,11 +15,15 @@ from numpyro_cld.schedules import (
     annealed_sigmas,
     annealed_step_size,
     as_base,
+    base_draw,
+    chained_step_sizes,
     check_lambdas,
     check_sigmas,
     ncsn_sigmas,
     ncsn_step_sizes,
     noise_ratio,
+    path_step_sizes,
+    tempering_ladder,
     vp_lambdas,
 )
 
@@ -63,6 +67,54 @@ def test_vp_lambdas_shapes_of_schedules():
         vp_lambdas(5, "exponential", 0.2), np.exp(-2 * (T - T * t)), rtol=1e-5
     )
     np.testing.assert_allclose(vp_lambdas(1), [1.0])
+
+
+def test_path_step_sizes_ncsn_on_ve_constant_elsewhere():
+    sigmas = jnp.array([4.0, 2.0, 1.0])
+    np.testing.assert_allclose(path_step_sizes("ve", 0.1, sigmas), [1.6, 0.4, 0.1], rtol=1e-6)
+    for path in ("vp", "tempered"):
+        np.testing.assert_allclose(path_step_sizes(path, 0.1, [0.2, 1.0]), [0.1, 0.1], rtol=1e-7)
+    # a step size traced by the user's jit; the levels stay constants
+    eta = jax.jit(lambda e: path_step_sizes("ve", e, sigmas))(0.1)
+    np.testing.assert_allclose(eta, [1.6, 0.4, 0.1], rtol=1e-6)
+    with pytest.raises(ValueError, match="`path` must be one of"):
+        path_step_sizes("vx", 0.1, sigmas)
+
+
+def test_chained_step_sizes_only_when_the_levels_end_at_zero():
+    assert chained_step_sizes(None, 0.1) is None
+    assert chained_step_sizes([1.0, 0.5], 0.1) is None  # the sampler scales step_size
+    np.testing.assert_allclose(chained_step_sizes([1.0, 0.5, 0.0], 0.1), [0.6, 0.225, 0.1])
+
+
+def test_tempering_ladder_from_a_count_or_the_powers():
+    betas, adapt = tempering_ladder(3)
+    np.testing.assert_allclose(betas, [0.0, 1e-3, 10**-1.5, 1.0], rtol=1e-12)
+    assert adapt
+    betas, adapt = tempering_ladder([0.1, 0.5, 1.0])
+    np.testing.assert_array_equal(betas, [0.0, 0.1, 0.5, 1.0])
+    assert not adapt
+    with pytest.raises(ValueError, match="`betas` must be a positive number of powers"):
+        tempering_ladder(0)
+    with pytest.raises(ValueError, match="`betas` must increase strictly within"):
+        tempering_ladder([0.5, 0.9])
+    with pytest.raises(ValueError, match="`betas` must be an int"):
+        tempering_ladder(True)
+
+
+def test_base_draw_of_each_path():
+    x = jnp.zeros((20000, 2))
+    ve = base_draw("ve", jnp.array([3.0, 1.0]))(random.key(0), x)
+    assert ve.shape == x.shape and ve.dtype == x.dtype
+    np.testing.assert_allclose(np.std(ve), 3.0, rtol=0.02)  # N(0, sigma_1^2 I)
+    np.testing.assert_array_equal(ve, 3.0 * random.normal(random.key(0), x.shape))
+    base = StudentTBase(5.0, 2.0)
+    vp = base_draw("vp", [0.5, 1.0], base)(random.key(1), x)
+    np.testing.assert_array_equal(vp, base.sample(random.key(1), x.shape))
+    gauss = base_draw("tempered", [0.5, 1.0])(random.key(2), x)  # default: "gaussian"
+    np.testing.assert_array_equal(gauss, GaussianBase().sample(random.key(2), x.shape))
+    with pytest.raises(ValueError, match="`path` must be one of"):
+        base_draw("vx", [1.0])
 
 
 def test_gaussian_base_density_score_sample():

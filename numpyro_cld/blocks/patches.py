@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax, random
 
+from ..checks import renamed
+
 __all__ = ["PatchLayout", "patch_layout", "patch_padding", "scan_patches"]
 
 
@@ -37,13 +39,13 @@ class PatchLayout(NamedTuple):
         return len(self.indices)
 
 
-def _groups_from_blocks(blocks, dim, site_slices):
+def _groups_from_patches(patches, dim, site_slices):
     groups = []
-    for b in blocks:
+    for b in patches:
         if isinstance(b, str):
             if b not in site_slices:
                 raise ValueError(
-                    f"`blocks`: unknown latent site '{b}'; latent sites are {list(site_slices)}."
+                    f"`patches`: unknown latent site '{b}'; latent sites are {list(site_slices)}."
                 )
             offset, size = site_slices[b]
             groups.append(np.arange(offset, offset + size))
@@ -51,20 +53,20 @@ def _groups_from_blocks(blocks, dim, site_slices):
         g = np.asarray(b)
         if g.ndim != 1 or g.size == 0 or not np.issubdtype(g.dtype, np.integer):
             raise TypeError(
-                "`blocks` entries must be site names or non-empty 1-d integer "
+                "`patches` entries must be site names or non-empty 1-d integer "
                 f"index groups, got {b!r}."
             )
         groups.append(g.astype(np.int64))
     allidx = np.concatenate(groups)
     if np.any(allidx < 0) or np.any(allidx >= dim):
-        raise ValueError(f"`blocks` has indices outside 0..{dim - 1} (latent dimension {dim}).")
+        raise ValueError(f"`patches` has indices outside 0..{dim - 1} (latent dimension {dim}).")
     counts = np.bincount(allidx, minlength=dim)
     if np.any(counts > 1):
         twice = np.flatnonzero(counts > 1)[:10].tolist()
-        raise ValueError(f"`blocks` overlap: coordinates {twice} appear in more than one block.")
+        raise ValueError(f"`patches` overlap: coordinates {twice} appear in more than one patch.")
     if np.any(counts == 0):
         missed = np.flatnonzero(counts == 0)[:10].tolist()
-        raise ValueError(f"`blocks` miss coordinates {missed} of the latent dimension {dim}.")
+        raise ValueError(f"`patches` miss coordinates {missed} of the latent dimension {dim}.")
     return groups
 
 
@@ -72,39 +74,42 @@ def patch_layout(
     dim: int,
     *,
     patch_size: int = 1,
-    blocks: Sequence | None = None,
+    patches: Sequence | None = None,
     site_slices: Mapping[str, tuple[int, int]] | None = None,
     perm: np.ndarray | None = None,
+    blocks: Sequence | None = None,
 ) -> PatchLayout:
-    """The layout of ``ceil(dim / patch_size)`` patches, or of explicit ``blocks``.
+    """The layout of ``ceil(dim / patch_size)`` patches, or of explicit ``patches``.
 
     :param int dim: latent dimension.
     :param int patch_size: coordinates per patch (the last patch may be smaller).
-    :param blocks: explicit patches: site names or integer index groups (site order),
+    :param patches: explicit patches: site names or integer index groups (site order),
         covering every coordinate once.
     :param site_slices: ``name -> (offset, size)`` of each latent site in site order (for
-        blocks given by name).
+        patches given by name).
     :param perm: ``perm[j]`` is the raveled position of site-order coordinate ``j``.
+    :param blocks: former name of ``patches`` (deprecated, ``FutureWarning``).
     """
-    if blocks is None and dim == 0:
+    patches = renamed("patches", patches, "blocks", blocks)
+    if patches is None and dim == 0:
         # no latent coordinates (only observed or deterministic sites): nothing to sweep, and
         # the kernels return empty samples as NumPyro's do
         return PatchLayout(0, (), (), True, True)
-    if blocks is None:
+    if patches is None:
         if patch_size > dim:
             raise ValueError(
                 f"`patch_size`={patch_size} is larger than the latent dimension {dim}."
             )
         groups = [np.arange(s, min(s + patch_size, dim)) for s in range(0, dim, patch_size)]
     else:
-        groups = _groups_from_blocks(blocks, dim, site_slices or {})
+        groups = _groups_from_patches(patches, dim, site_slices or {})
     perm = np.arange(dim) if perm is None else np.asarray(perm)
     starts = tuple(int(g[0]) for g in groups)
     contiguous = all(np.array_equal(g, np.arange(g[0], g[0] + len(g))) for g in groups) and list(
         starts
     ) == sorted(starts)
     indices = tuple(perm[g].astype(np.int32) for g in groups)
-    return PatchLayout(dim, indices, starts, blocks is None, contiguous)
+    return PatchLayout(dim, indices, starts, patches is None, contiguous)
 
 
 def patch_padding(layout: PatchLayout) -> int:

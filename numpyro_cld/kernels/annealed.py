@@ -3,7 +3,6 @@
 from collections.abc import Callable
 from typing import Any
 
-from jax import random
 from numpyro.infer.initialization import init_to_uniform
 
 from ..checks import one_of, positive_float, positive_int, renamed
@@ -13,11 +12,13 @@ from ..schedules import (
     PATHS,
     GaussianBase,
     as_base,
+    base_draw,
+    path_step_sizes,
 )
-from ..sources import smoothed
+from ..sources import levels as level_sources
 from ..sources.protocol import Source, at_level
 from ..sources.smoothing import SMOOTHING_OPTIONS, exact_smoothing_problems
-from .annealed_setup import auto_sigmas, level_step_sizes, path_levels
+from .annealed_setup import auto_sigmas, path_levels
 from .base import LangevinBase
 
 DEFAULT_STEP_SIZE = {"ve": 2e-5, "vp": 1e-2, "tempered": 1e-2}
@@ -155,7 +156,7 @@ class AnnealedLangevin(LangevinBase):
             "step_size", DEFAULT_STEP_SIZE[path] if step_size is None else step_size
         )
         self._step_size = step_size
-        self._step_sizes = level_step_sizes(path, step_size, self._levels)
+        self._step_sizes = path_step_sizes(path, step_size, self._levels)
         self._num_mc_samples = positive_int("num_mc_samples", num_mc_samples)
         self._adjust = bool(adjust)
         self._start_from_base = bool(start_from_base)
@@ -165,9 +166,9 @@ class AnnealedLangevin(LangevinBase):
         if score_fn is not None:
             if not callable(score_fn):
                 raise TypeError(f"`score_fn` must be callable, got {type(score_fn).__name__}.")
-            smoothed.check_noise_conditional(score_fn)
+            level_sources.check_noise_conditional(score_fn)
             self._level_score_fn = score_fn
-            score_fn = smoothed.ScoreAtLevel(score_fn, self._levels[-1])
+            score_fn = level_sources.ScoreAtLevel(score_fn, self._levels[-1])
             mode = "score_fn"
             if smoothing != "auto":
                 raise ValueError(
@@ -228,7 +229,7 @@ class AnnealedLangevin(LangevinBase):
             levels = auto_sigmas(self._model, model_args, model_kwargs or {})
             if levels is not None:
                 self._levels = levels
-                self._step_sizes = level_step_sizes(self._path, self._step_size, levels)
+                self._step_sizes = path_step_sizes(self._path, self._step_size, levels)
         if self._mode == "exact":
             problems = exact_smoothing_problems(
                 self._model, model_args, model_kwargs, self._path, self._base
@@ -246,9 +247,9 @@ class AnnealedLangevin(LangevinBase):
     def _level_source(self, model_args, model_kwargs) -> Source:
         """``f(x_flat, level, key) -> (U_level, s_level)``."""
         if self._mode == "score_fn":
-            return smoothed.score_fn_level_source(self._level_score_fn, self._unravel_fn)
+            return level_sources.score_fn_level_source(self._level_score_fn, self._unravel_fn)
         if self._mode == "exact":
-            return smoothed.exact_level_source(
+            return level_sources.exact_level_source(
                 self._model, model_args, model_kwargs, self._path, self._base, self._unravel_fn
             )
         potential = self._potential(model_args, model_kwargs)
@@ -257,18 +258,13 @@ class AnnealedLangevin(LangevinBase):
             return potential(self._unravel_fn(x))
 
         if self._mode == "mc":
-            return smoothed.mc_level_source(
+            return level_sources.mc_level_source(
                 flat_potential, self._path, self._base, self._num_mc_samples
             )
-        return smoothed.tempered_level_source(flat_potential, self._base)
+        return level_sources.tempered_level_source(flat_potential, self._base)
 
     def _target(self, model_args, model_kwargs):
         return at_level(self._level_source(model_args, model_kwargs), self._levels[-1])
-
-    def _base_draw(self, rng_key, x):
-        if self._path == "ve":
-            return self._levels[0] * random.normal(rng_key, x.shape, x.dtype)
-        return self._base.sample(rng_key, x.shape, x.dtype)
 
     def _sampler(self, model_args, model_kwargs):
         return annealed(
@@ -278,6 +274,8 @@ class AnnealedLangevin(LangevinBase):
             steps_per_level=self._steps_per_level,
             adjust=self._adjust,
             num_warmup=self._num_warmup,
-            base_draw=self._base_draw if self._start_from_base else None,
+            base_draw=(
+                base_draw(self._path, self._levels, self._base) if self._start_from_base else None
+            ),
             store_levels=self._store_levels,
         )

@@ -1,24 +1,22 @@
 """What an :class:`~numpyro_cld.AnnealedLangevin` anneals over: the levels of its path (given,
-the paper's defaults, or ``sigmas="auto"`` from the model's draws) and their step sizes."""
+the paper's defaults, or ``sigmas="auto"`` from the model's draws). Their step sizes are
+:func:`~numpyro_cld.schedules.path_step_sizes`."""
 
 import warnings
 from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from ..schedules import (
     annealed_sigmas,
     check_lambdas,
     check_sigmas,
     ncsn_sigmas,
-    ncsn_step_sizes,
     vp_lambdas,
 )
 from ..sources.model_prefix import model_draws
 
-__all__ = ["auto_sigmas", "level_step_sizes", "path_levels"]
+__all__ = ["auto_sigmas", "path_levels"]
 
 
 def path_levels(path: str, sigmas, lambdas, base) -> tuple[jax.Array, bool]:
@@ -49,20 +47,10 @@ def path_levels(path: str, sigmas, lambdas, base) -> tuple[jax.Array, bool]:
         return levels, False
 
 
-def level_step_sizes(path: str, step_size, levels) -> jax.Array:
-    """NCSN's ``step_size * sigma_i^2 / sigma_L^2`` on path ``"ve"``, else constant. The
-    levels stay constants; a ``step_size`` traced by the user's jit makes only these traced."""
-    with jax.ensure_compile_time_eval():
-        levels = jnp.asarray(np.asarray(levels))
-    if path == "ve":
-        return ncsn_step_sizes(step_size, levels)
-    return step_size * jnp.ones(levels.shape)
-
-
 def auto_sigmas(model: Callable, model_args: tuple, model_kwargs: dict) -> jax.Array | None:
     """``sigmas="auto"`` on a model: :func:`~numpyro_cld.schedules.annealed_sigmas` of 256
-    draws of its latent sites; ``None`` (with a warning: the paper's schedule stays) when a
-    latent site cannot be sampled."""
+    draws of its latent sites (:func:`~numpyro_cld.sources.model_draws`); ``None`` (with a
+    warning: the paper's schedule stays) when a latent site cannot be sampled."""
     try:
         with jax.ensure_compile_time_eval():  # init may run under jit/vmap
             draws = model_draws(model, model_args, model_kwargs)

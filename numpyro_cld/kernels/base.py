@@ -8,7 +8,6 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import random, vmap
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
@@ -22,88 +21,16 @@ from ..sources.model_prefix import model_trace
 from ..sources.potential import check_score_shape, from_potential, from_score
 from ..sources.protocol import Source, at_level
 from .faults import FaultAccounting
-
-
-def _discrete_latent_sites(tr):
-    return [
-        name
-        for name, site in tr.items()
-        if site["type"] == "sample"
-        and not site["is_observed"]
-        and getattr(site["fn"], "is_discrete", False)
-        and site["infer"].get("enumerate") != "parallel"
-    ]
-
-
-def _same_args(a, b) -> bool:
-    """The same model arguments: the same objects leaf by leaf (NumPyro passes the run's
-    arguments again, in containers that need not be the same objects)."""
-    leaves_a, tree_a = jax.tree.flatten(a)
-    leaves_b, tree_b = jax.tree.flatten(b)
-    return tree_a == tree_b and all(x is y for x, y in zip(leaves_a, leaves_b, strict=True))
-
-
-def _check_like(name, params, prototype):
-    """``params`` must have the structure and shapes of ``prototype``."""
-    if _layout(params) != _layout(prototype):
-        raise ValueError(
-            f"`{name}` has the wrong structure or shape: expected "
-            f"{jax.tree.map(jnp.shape, prototype)}, got {jax.tree.map(jnp.shape, params)}."
-        )
-
-
-def _flat(tree) -> jax.Array:
-    """The latent values as one vector. A model without latent coordinates ravels to
-    float32 even under x64; it gets the default float type, so that the step size's dtype
-    does not change the scan carry."""
-    x = ravel_pytree(tree)[0]
-    return x.astype(jnp.result_type(float)) if x.size == 0 else x
-
-
-def _layout(state):
-    """A pytree's tree structure and leaf shapes: what `init_params` must share with the
-    model's latent sites, and a state with the state it resumes."""
-    leaves, treedef = jax.tree.flatten(state)
-    return treedef, [tuple(jnp.shape(a)) for a in leaves]
-
-
-def _mismatch(state, kernel) -> str:
-    got = f"{type(state).__name__}({type(getattr(state, 'adapt_state', None)).__name__})"
-    treedef, shapes = kernel._state_layout
-    want = jax.tree.unflatten(treedef, shapes)
-    expected = f"{type(want).__name__}({type(getattr(want, 'adapt_state', None)).__name__})"
-    if got != expected:
-        return f"expected a {expected}, got a {got}"
-    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(state)[0], shapes, strict=False):
-        if tuple(jnp.shape(a)) != b:
-            where = jax.tree_util.keystr(path)
-            return f"its field {where} has shape {tuple(jnp.shape(a))}, expected {b}"
-    return "its fields are laid out differently"
-
-
-def _check_start(state, kernel: str) -> None:
-    """The start of every chain must be finite with a finite potential and score: a chain
-    started elsewhere would keep its start in every draw (no proposal from it is finite).
-    Skipped when ``init`` runs under a trace (``pmap``, the user's ``jit``)."""
-    leaves = jax.tree.leaves((state.z, state.potential_energy, state.z_grad))
-    if any(isinstance(a, jax.core.Tracer) for a in leaves):
-        return
-    checks = (
-        (state.z, "`init_params` must be finite, but chain(s) {} start at NaN or inf"),
-        (state.potential_energy, "the potential at `init_params` is not finite for chain(s) {}: "
-         "start inside the support of the target"),
-        (state.z_grad, "the score (gradient of the log density) at `init_params` is not "
-         "finite for chain(s) {}: check `score_fn`/`potential_fn` and the start"),
-    )  # fmt: skip
-    for value, message in checks:
-        arrays = [np.asarray(a) for a in jax.tree.leaves(value)]
-        lead = np.shape(state.potential_energy)  # () for one chain, (C,) vectorised
-        bad = np.zeros(lead, bool)
-        for a in arrays:
-            bad |= ~np.isfinite(a.reshape(lead + (-1,))).all(-1)
-        if bad.any():
-            chains = np.flatnonzero(np.atleast_1d(bad)).tolist()
-            raise ValueError(f"{kernel}: " + message.format(chains) + ".")
+from .states import (
+    check_like,
+    check_start,
+    discrete_latent_sites,
+    flat_state,
+    flat_vector,
+    layout,
+    mismatch,
+    same_args,
+)
 
 
 class LangevinBase(FaultAccounting, MCMCKernel):
@@ -221,18 +148,18 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         else:
             state = init_one(init_params, rng_key)
             sample_fn = self._sample_one
-        _check_start(state, type(self).__name__)
-        self._state_layout = _layout(state)
+        check_start(state, type(self).__name__)
+        self._state_layout = layout(state)
         self._fault_warned = False
         self._sample_fn = self._reporting_faults(sample_fn)
         return state
 
     def sample(self, state, model_args, model_kwargs):
         assert self._sample_fn is not None, "`init` must be called before `sample`."
-        if _layout(state) != self._state_layout:
+        if layout(state) != self._state_layout:
             raise ValueError(
                 f"the state given to {type(self).__name__} (e.g. `mcmc.post_warmup_state`) was "
-                f"not made by this kernel with these settings and model: {_mismatch(state, self)}"
+                f"not made by this kernel with these settings and model: {mismatch(state, self)}"
                 ". A state resumes only the kernel, settings, model arguments and chain count "
                 "that made it."
             )
@@ -241,7 +168,7 @@ class LangevinBase(FaultAccounting, MCMCKernel):
     def refresh(self, state, model_args, model_kwargs):
         """Recompute the cached potential and gradient at ``state.z`` for new model
         arguments (used by :class:`numpyro.infer.Gibbs` when sibling blocks move)."""
-        x = _flat(state.z)
+        x = flat_vector(state.z)
         pe, score = self._target(model_args, model_kwargs)(x, state.rng_key)
         return state._replace(potential_energy=pe, z_grad=self._unravel_fn(-score))
 
@@ -278,7 +205,7 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         """Whether these are the model arguments of the last ``init`` (its trace holds)."""
         if self._bound is None:
             return False
-        return _same_args((model_args, model_kwargs or {}), self._bound[:2])
+        return same_args((model_args, model_kwargs or {}), self._bound[:2])
 
     def _sampler_for(self, model_args, model_kwargs) -> tuple[Callable, Callable]:
         """The sampler built at ``init`` when called with the same model arguments, else
@@ -296,13 +223,13 @@ class LangevinBase(FaultAccounting, MCMCKernel):
     def _init_one(self, rng_key, init_params, model_args, model_kwargs):
         rng_key, key_init = random.split(rng_key)
         init, _ = self._sampler_for(model_args, model_kwargs)
-        state = self._as_tree(init(_flat(init_params), key_init))
+        state = self._as_tree(init(flat_vector(init_params), key_init))
         return state._replace(z=init_params, rng_key=rng_key)
 
     def _sample_one(self, state, model_args, model_kwargs):
         rng_key, key = random.split(state.rng_key)
         _, step = self._sampler_for(model_args, model_kwargs)
-        flat = LangevinState(*state)._replace(z=_flat(state.z), z_grad=_flat(state.z_grad))
+        flat = flat_state(state)
         return self._as_tree(step(key, flat))._replace(rng_key=rng_key)
 
     # -- the target ----------------------------------------------------------------------
@@ -310,7 +237,7 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         if self._model is not None:
             # the one trace of the model that the kernels read (sites, layout, routes)
             self._site_trace = model_trace(self._model, model_args, model_kwargs)
-            discrete = _discrete_latent_sites(self._site_trace)
+            discrete = discrete_latent_sites(self._site_trace)
             if discrete:
                 raise ValueError(
                     f"{type(self).__name__} needs continuous latent sites, but site(s) "
@@ -340,7 +267,7 @@ class LangevinBase(FaultAccounting, MCMCKernel):
                 proto = jax.tree.map(
                     lambda a: jax.ShapeDtypeStruct(num + jnp.shape(a), a.dtype), info.z
                 )
-                _check_like("init_params", init_params, proto)
+                check_like("init_params", init_params, proto)
         elif init_params is None:
             which = "potential_fn" if self._potential_fn is not None else "score_fn"
             raise ValueError(f"`init_params` must be provided with `{which}`.")

@@ -7,19 +7,19 @@ from typing import Any
 import numpy as np
 from numpyro.infer.initialization import init_to_uniform
 
-from ..checks import one_of, open_unit, positive_float, positive_int, renamed
+from ..checks import adapt_if_adjusted, one_of, open_unit, positive_float, positive_int, renamed
 from ..samplers.chained import chained
 from ..samplers.langevin import langevin
 from ..samplers.state import LangevinState
 from ..samplers.tempering import TemperedAdaptState
-from ..schedules import check_sigmas
+from ..schedules import check_sigmas, tempering_ladder
 from ..sources.model_prefix import model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
 from .base import LangevinBase
 from .chained_plan import ChainedPlan, chained_plan
-from .chained_setup import check_adaptation_and_blocks, check_prefix_args
-from .tempered import check_betas, progress_line, refresh_tempered, tempered_sampler
+from .chained_setup import check_adaptation_and_patches, check_prefix_args
+from .tempered import progress_line, refresh_tempered, tempered_sampler
 
 CONDITIONALS = ("auto", "prefix", "full", "tempered")
 ORDERS = ("sequential", "random")
@@ -43,7 +43,7 @@ class ChainedLangevin(LangevinBase):
     The latent vector (unconstrained, in *site order*: the model's sample statements in
     order, each site raveled; for ``potential_fn``/``score_fn`` the raveled ``init_params``)
     is split into ``ceil(d / patch_size)`` patches of ``patch_size`` coordinates; the last
-    patch is smaller when ``patch_size`` does not divide ``d``. ``blocks`` gives explicit
+    patch is smaller when ``patch_size`` does not divide ``d``. ``patches`` gives explicit
     patches instead. Patch ``i`` gets ``steps_per_patch`` Langevin steps (the update of
     :func:`numpyro_cld.blocks.langevin_step`), or, with ``sigmas``, ``steps_per_patch`` steps at
     each noise level ``sigma_1 > ... > sigma_L`` (the paper's Chained-ALD), the noise smoothing
@@ -119,11 +119,12 @@ class ChainedLangevin(LangevinBase):
         ``True`` when the target (and the prefix source) has a density, else ``False``.
     :param str order: ``"sequential"`` or ``"random"`` (a fresh patch order every sweep;
         full sweep only, since the prefix sweep needs the coordinate order).
-    :param blocks: explicit patches: a list of site names or of integer index groups (site
+    :param patches: explicit patches: a list of site names or of integer index groups (site
         order) covering every coordinate exactly once; for the prefix sweep they must be
         consecutive ranges in order.
-    :param bool adapt_step_size: with ``adjust=True``, per-patch dual averaging of the step
-        size to ``target_accept_prob`` during warmup.
+    :param bool adapt_step_size: per-patch dual averaging of the step size to
+        ``target_accept_prob`` during warmup. Default: with ``adjust``; ``True`` without
+        ``adjust`` raises (ULA has no acceptance rate to adapt to).
     :param adapt_mass_matrix: estimate a diagonal mass matrix in warmup (from the sweeps of
         NumPyro's middle adaptation windows, as NUTS does); each patch is preconditioned by
         its coordinates' part. Default: with ``adapt_step_size`` for the full sweep (see
@@ -132,6 +133,7 @@ class ChainedLangevin(LangevinBase):
     :param float target_accept_prob: target of the adaptation.
     :param init_strategy: NumPyro per-site initialisation strategy.
     :param eps: former name of ``step_size`` (deprecated, ``FutureWarning``).
+    :param blocks: former name of ``patches`` (deprecated, ``FutureWarning``).
 
     **Example**
 
@@ -171,12 +173,13 @@ class ChainedLangevin(LangevinBase):
         betas: Any = 8,
         adjust: bool | None = None,
         order: str = "sequential",
-        blocks: Sequence | None = None,
-        adapt_step_size: bool = True,
+        patches: Sequence | None = None,
+        adapt_step_size: bool | None = None,
         adapt_mass_matrix: bool | None = None,
         target_accept_prob: float = 0.574,
         init_strategy: Callable = init_to_uniform,
         eps: float | None = None,
+        blocks: Sequence | None = None,
     ):
         super().__init__(
             model, potential_fn=potential_fn, score_fn=score_fn, init_strategy=init_strategy
@@ -203,12 +206,13 @@ class ChainedLangevin(LangevinBase):
         if adjust is None:  # exact wherever there is a density
             adjust = score_fn is None and getattr(prefix_source, "has_density", True)
         self._adjust = bool(adjust)
-        self._adapt_step_size = bool(adapt_step_size) and self._adjust
-        check_adaptation_and_blocks(
+        self._adapt_step_size = adapt_if_adjusted(adapt_step_size, self._adjust)
+        patches = renamed("patches", patches, "blocks", blocks)
+        check_adaptation_and_patches(
             adapt_mass_matrix,
             adapt_step_size=self._adapt_step_size,
             explicit_sigmas=sigmas is not None and not self._auto_sigmas,
-            blocks=blocks,
+            patches=patches,
         )
         self._adapt_mass_matrix = adapt_mass_matrix
         self._target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
@@ -221,10 +225,10 @@ class ChainedLangevin(LangevinBase):
             prefix_source,
             prefix_potential,
         )
-        self._ladder = check_betas(betas)
+        self._ladder = tempering_ladder(betas)
         self._prefix_source = prefix_source
         self._prefix_potential = prefix_potential
-        self._blocks = blocks
+        self._patches = patches
         self._plan: ChainedPlan | None = None
 
     def _resolve(self, model_args, model_kwargs, one_params):
@@ -237,7 +241,7 @@ class ChainedLangevin(LangevinBase):
             model_kwargs=model_kwargs,
             conditional=self._conditional,
             patch_size=self._patch_size,
-            blocks=self._blocks,
+            patches=self._patches,
             order=self._order,
             sigmas=None if self._auto_sigmas else self._sigmas,
             auto_sigmas=self._auto_sigmas,

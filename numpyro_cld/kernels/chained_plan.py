@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 
 from ..blocks.patches import PatchLayout
-from ..schedules import chained_sigmas
+from ..schedules import chained_sigmas, chained_step_sizes
 from ..sources.model_prefix import model_draws
 from .chained_setup import (
     check_smoothed_prefix,
     choose_conditional,
-    level_step_sizes,
     mass_with_levels,
     model_layout,
     prefix_kind,
@@ -90,7 +89,7 @@ def chained_plan(
     model_kwargs: dict,
     conditional: str,
     patch_size: int,
-    blocks: Sequence | None,
+    patches: Sequence | None,
     order: str,
     sigmas: Any,
     auto_sigmas: bool,
@@ -105,7 +104,7 @@ def chained_plan(
     constructor arguments, one chain's ``one_params`` and ``site_trace``, the kernel's one
     trace of the model (None for a ``potential_fn``/``score_fn``). The model is run again
     only for the draws that scale ``sigmas="auto"`` on a model with Gaussian prefixes."""
-    layout = model_layout(site_trace, one_params, patch_size=patch_size, blocks=blocks)
+    layout = model_layout(site_trace, one_params, patch_size=patch_size, patches=patches)
     route, kind = choose_conditional(
         layout,
         conditional,
@@ -119,7 +118,7 @@ def chained_plan(
             model_kwargs,
             prefix_source,
             prefix_potential,
-            None if blocks is not None else patch_size,
+            None if patches is not None else patch_size,
             site_trace=site_trace,
         ),  # fmt: skip
     )
@@ -138,7 +137,7 @@ def chained_plan(
         layout=layout,
         prefix_kind=kind,
         sigmas=sigmas,
-        step_sizes=level_step_sizes(sigmas, step_size),
+        step_sizes=chained_step_sizes(sigmas, step_size),
         step_size=step_size,
         steps_per_patch=steps_per_patch or (20 if sigmas is None else 10),
         adapt_mass_matrix=mass_with_levels(sigmas, adapt_mass_matrix),

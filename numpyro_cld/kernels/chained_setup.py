@@ -19,11 +19,10 @@ from ..sources.model_prefix import (
 from ..sources.protocol import PrefixSource
 
 __all__ = [
-    "check_adaptation_and_blocks",
+    "check_adaptation_and_patches",
     "check_prefix_args",
     "check_smoothed_prefix",
     "choose_conditional",
-    "level_step_sizes",
     "mass_with_levels",
     "model_layout",
     "prefix_kind",
@@ -31,7 +30,7 @@ __all__ = [
 
 
 def model_layout(
-    site_trace: dict | None, one_params: Any, *, patch_size: int, blocks: Sequence | None
+    site_trace: dict | None, one_params: Any, *, patch_size: int, patches: Sequence | None
 ) -> PatchLayout:
     """The patches of one chain's latent pytree ``one_params``, in the site order of the
     model traced in ``site_trace`` (None for a ``potential_fn``/``score_fn``: raveled order)."""
@@ -41,7 +40,7 @@ def model_layout(
         sites = latent_sites(site_trace)
         slices = {s.name: (s.offset, s.size) for s in sites}
         perm = site_permutation(sites)
-    return patch_layout(dim, patch_size=patch_size, blocks=blocks, site_slices=slices, perm=perm)
+    return patch_layout(dim, patch_size=patch_size, patches=patches, site_slices=slices, perm=perm)
 
 
 def check_prefix_args(
@@ -103,7 +102,7 @@ def prefix_kind(
     """Where the prefix conditionals come from (``"user"``, ``"potential"``, ``"gaussian"`` or
     ``"masked"``); raises :class:`NotExactError` with the reason when there are none."""
     if not layout.contiguous:
-        raise NotExactError("the blocks are not consecutive ranges in coordinate order")
+        raise NotExactError("the patches are not consecutive ranges in coordinate order")
     if prefix_source is not None:
         ps = getattr(prefix_source, "patch_size", None)
         if ps is not None and patch_size is not None and ps != patch_size:
@@ -192,9 +191,9 @@ def choose_conditional(
     return "prefix", kind
 
 
-def check_adaptation_and_blocks(adapt_mass_matrix, *, adapt_step_size, explicit_sigmas, blocks):
+def check_adaptation_and_patches(adapt_mass_matrix, *, adapt_step_size, explicit_sigmas, patches):
     """A mass matrix needs the step sizes re-adapted after it and no explicit levels;
-    ``blocks`` must be a non-empty list."""
+    ``patches`` must be a non-empty list."""
     if adapt_mass_matrix and not adapt_step_size:
         raise ValueError(
             "`adapt_mass_matrix=True` needs adjust=True and adapt_step_size=True: the "
@@ -205,11 +204,11 @@ def check_adaptation_and_blocks(adapt_mass_matrix, *, adapt_step_size, explicit_
             "`adapt_mass_matrix=True` cannot be used with explicit `sigmas`: the smoothed "
             "levels differ in scale (their step sizes adapt per level instead)."
         )
-    if blocks is not None and (
-        isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__len__") or len(blocks) == 0
+    if patches is not None and (
+        isinstance(patches, (str, bytes)) or not hasattr(patches, "__len__") or len(patches) == 0
     ):
         raise TypeError(
-            "`blocks` must be a non-empty list of site names or of integer index groups."
+            "`patches` must be a non-empty list of site names or of integer index groups."
         )
 
 
@@ -227,16 +226,6 @@ def check_smoothed_prefix(kind: str) -> None:
             "single Gaussian or Gaussian-mixture site (or from a `prefix_source`); "
             f"{what}. Drop `sigmas`."
         )
-
-
-def level_step_sizes(sigmas, step_size):
-    """Initial per-level step sizes when ``sigmas`` end at 0 (the paper's rule divides by
-    ``sigma_L``): ``step_size + sigma_l^2 / 2``, about the scale of a patch's smoothed
-    conditional; each level's multiplier is then adapted apart."""
-    if sigmas is None:
-        return None
-    sigmas = np.asarray(sigmas, np.float64)  # a constant, also inside a trace
-    return None if sigmas[-1] > 0 else step_size + 0.5 * sigmas**2
 
 
 def mass_with_levels(sigmas, adapt_mass_matrix):

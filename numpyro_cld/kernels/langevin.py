@@ -5,7 +5,7 @@ from typing import Any
 
 from numpyro.infer.initialization import init_to_uniform
 
-from ..checks import inverse_mass, open_unit, positive_float, positive_int
+from ..checks import adapt_if_adjusted, inverse_mass, open_unit, positive_float, positive_int
 from ..samplers.langevin import langevin
 from .base import LangevinBase
 
@@ -48,8 +48,9 @@ class Langevin(LangevinBase):
         target has a density (``model`` or ``potential_fn``), ``False`` for ``score_fn``.
         ULA (``adjust=False``) is biased: for ``N(0, s^2)`` it samples
         ``N(0, s^2 / (1 - eta / (2 s^2)))``, 2.6% too wide at ``eta = 0.1 s^2``.
-    :param bool adapt_step_size: with ``adjust=True``, dual-averaging adaptation of ``eta``
-        to ``target_accept_prob`` at every Langevin step of warmup. ULA never adapts.
+    :param bool adapt_step_size: dual-averaging adaptation of ``eta`` to
+        ``target_accept_prob`` at every Langevin step of warmup. Default: with ``adjust``;
+        ``True`` without ``adjust`` raises (ULA has no acceptance rate to adapt to).
     :param float target_accept_prob: target of the adaptation (0.574 is optimal for MALA).
     :param adapt_mass_matrix: adapt the (diagonal or dense) mass matrix during warmup with
         NumPyro's Welford scheme; defaults to ``adjust``.
@@ -83,7 +84,7 @@ class Langevin(LangevinBase):
         step_size: float = 0.01,
         num_steps: int = 20,
         adjust: bool | None = None,
-        adapt_step_size: bool = True,
+        adapt_step_size: bool | None = None,
         target_accept_prob: float = 0.574,
         adapt_mass_matrix: bool | None = None,
         dense_mass: bool = False,
@@ -102,7 +103,7 @@ class Langevin(LangevinBase):
                 "was given; pass `model` or `potential_fn`, or use adjust=False (ULA)."
             )
         self._target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
-        self._adapt_step_size = bool(adapt_step_size) and self._adjust
+        self._adapt_step_size = adapt_if_adjusted(adapt_step_size, self._adjust)
         self._adapt_mass_matrix = (
             self._adjust if adapt_mass_matrix is None else bool(adapt_mass_matrix)
         )

@@ -12,46 +12,21 @@ from numpyro.infer.initialization import init_to_uniform
 
 from ..checks import open_unit, positive_float, positive_int
 from ..samplers.langevin import langevin
-from ..samplers.state import LangevinState
 from ..samplers.tempering import TemperedAdaptState, refreshed, replica_exchange
+from ..schedules import tempering_ladder
 from ..sources.tempered import prior_sample_error, tempered_model
-from .base import LangevinBase, _flat
+from .base import LangevinBase
+from .states import flat_state
 
 __all__ = [
     "TemperedAdaptState",
     "TemperedLangevin",
-    "check_betas",
     "refresh_tempered",
     "progress_line",
     "tempered_refresh",
     "tempered_sampler",
     "tempered_unavailable",
 ]
-
-
-def check_betas(betas: Any) -> tuple[np.ndarray, bool]:
-    """The ladder of ``conditional="tempered"`` (``0`` first, ``1`` last) and whether warmup
-    adapts it: an int ``n`` gives ``n`` powers geometric from 1e-3 to 1 (adapted), a
-    sequence the positive powers themselves (kept as given)."""
-    if isinstance(betas, (int, np.integer)) and not isinstance(betas, bool):
-        n = int(betas)
-        if n < 1:
-            raise ValueError(f"`betas` must be a positive number of powers, got {n}.")
-        return np.concatenate([[0.0], np.geomspace(1e-3, 1.0, n)]), True
-    try:
-        b = np.asarray(betas, np.float64)
-    except (TypeError, ValueError):
-        b = np.zeros((0, 0))
-    if b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)):
-        raise ValueError(
-            f"`betas` must be an int (the number of powers) or a 1-d sequence of likelihood "
-            f"powers, got {betas!r}."
-        )
-    if not (np.all(np.diff(b) > 0) and b[0] > 0 and b[-1] == 1.0):
-        raise ValueError(
-            f"`betas` must increase strictly within (0, 1] and end at 1, got {b.tolist()}."
-        )
-    return np.concatenate([[0.0], b]), False
 
 
 def tempered_unavailable(site_trace: dict | None) -> str | None:
@@ -159,7 +134,7 @@ class TemperedLangevin(LangevinBase):
         if model is None:
             raise ValueError("TemperedLangevin needs a `model` (it draws from its prior).")
         super().__init__(model, init_strategy=init_strategy)
-        self._ladder = check_betas(betas)
+        self._ladder = tempering_ladder(betas)
         self._num_steps = positive_int("num_steps", num_steps)
         self._step_size = positive_float("step_size", step_size)
         self._adjust = bool(adjust)
@@ -195,6 +170,6 @@ class TemperedLangevin(LangevinBase):
 
 def refresh_tempered(kernel: LangevinBase, state, model_args, model_kwargs):
     """``kernel.refresh`` of a replica-exchange state (on pytrees), for either kernel."""
-    flat = LangevinState(*state)._replace(z=_flat(state.z), z_grad=_flat(state.z_grad))
+    flat = flat_state(state)
     new = tempered_refresh(kernel.model, model_args, model_kwargs, flat, kernel._unravel_fn)
     return kernel._as_tree(new)._replace(rng_key=state.rng_key)

@@ -1,7 +1,7 @@
 """Learned scores with Flax NNX: noise-conditional and patch-conditional networks, DSM
 training, save/load, and adapters to the kernels' score sources (see ``docs/nets.md``)."""
 
-from .adapters import NetPrefixSource, as_prefix_source, as_score_fn, check_sigmas
+from .adapters import NetPrefixSource, as_prefix_source, as_score_fn, check_trained_sigmas
 from .autoregressive import PatchLSTM
 from .conv import ScoreConv
 from .dsm import dsm_loss, loss_for, patch_dsm_loss
@@ -25,5 +25,19 @@ __all__ = [
     "as_score_fn",
     "as_prefix_source",
     "NetPrefixSource",
-    "check_sigmas",
+    "check_trained_sigmas",
 ]
+
+
+def __getattr__(name):
+    if name == "check_sigmas":  # renamed in 0.2: schedules.check_sigmas checks any levels
+        import warnings
+
+        warnings.warn(
+            "`numpyro_cld.nets.check_sigmas` is renamed `check_trained_sigmas` (same meaning); "
+            "the old name will be removed in version 0.3.0.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return check_trained_sigmas
+    raise AttributeError(f"module 'numpyro_cld.nets' has no attribute {name!r}")

@@ -29,10 +29,10 @@ from .layers import check_patch_size
 from .mlp import ScoreMLP
 from .unet import ScoreUNet
 
-__all__ = ["as_score_fn", "as_prefix_source", "NetPrefixSource", "check_sigmas"]
+__all__ = ["as_score_fn", "as_prefix_source", "NetPrefixSource", "check_trained_sigmas"]
 
 
-def check_sigmas(
+def check_trained_sigmas(
     net: ScoreMLP | ScoreConv | ScoreUNet | PatchLSTM, sigmas: ArrayLike | None, rtol: float = 1e-4
 ) -> np.ndarray | None:
     """Raise ``ValueError`` unless every entry of ``sigmas`` is one of the trained levels.
@@ -78,7 +78,7 @@ def as_score_fn(
         raise TypeError(
             f"`net` must be a ScoreMLP, ScoreConv or ScoreUNet, got {type(net).__name__}."
         )
-    check_sigmas(net, sigmas)
+    check_trained_sigmas(net, sigmas)
     graphdef, state = nnx.split(net)
 
     def score_fn(x: Any, sigma: ArrayLike) -> Any:
@@ -119,7 +119,7 @@ class NetPrefixSource:
                     f"`patch_size` {patch_size} differs from the network's "
                     f"trained patch_size {net.patch_size}."
                 )
-        check_sigmas(net, sigmas)
+        check_trained_sigmas(net, sigmas)
         self.patch_size = net.patch_size
         self.num_patches = net.num_patches
         self.dim = net.dim

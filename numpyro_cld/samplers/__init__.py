@@ -9,12 +9,14 @@ usable without :class:`numpyro.infer.MCMC` (``docs/functional.md``), as NumPyro'
   swaps and exact prior draws (:mod:`.tempering`).
 
 All return ``(init, step)``: ``init(position, rng_key) -> LangevinState`` and
-``step(rng_key, state) -> LangevinState``.
+``step(rng_key, state) -> LangevinState``, over flat arrays; :func:`on_pytrees` runs any of
+them on pytree positions.
 """
 
 from .annealed import AnnealedAdaptState, annealed
 from .chained import chained
 from .langevin import langevin
+from .pytrees import on_pytrees
 from .state import LangevinState
 from .tempering import TemperedAdaptState, replica_exchange
 
@@ -25,5 +27,6 @@ __all__ = [
     "annealed",
     "chained",
     "langevin",
+    "on_pytrees",
     "replica_exchange",
 ]

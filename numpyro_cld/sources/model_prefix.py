@@ -153,7 +153,7 @@ def _check_no_handler_effects(model_trace):
             )
 
 
-def _gaussian_params(fn):
+def _gaussian_components(fn):
     """``(log_w, locs, scales, scale_tril)`` when ``fn`` is a Gaussian or a mixture of
     Gaussians over a real vector, else None."""
 
@@ -227,7 +227,10 @@ def model_draws(
     """``(num_draws, d)`` draws of the model's latent sites from a fixed seed, unconstrained
     and raveled in site order: draws of the *prior* (observed sites keep their data but do
     not weigh the draws), the target itself for a model without observed sites. They set
-    the scale of the noise levels (:func:`numpyro_cld.schedules.chained_sigmas`).
+    the scale of the noise levels of ``sigmas="auto"``:
+    :func:`numpyro_cld.schedules.annealed_sigmas` of them for
+    :class:`~numpyro_cld.AnnealedLangevin`, :func:`numpyro_cld.schedules.chained_sigmas` for
+    :class:`~numpyro_cld.ChainedLangevin`.
     ``trace_``: a :func:`model_trace` for these arguments, if the caller has one."""
     model_kwargs = model_kwargs or {}
     tr = model_trace(model, model_args, model_kwargs) if trace_ is None else trace_
@@ -276,7 +279,7 @@ def model_prefix(
     dim = sum(s.size for s in sites)
     if len(sites) == 1:
         fn = tr[sites[0].name]["fn"]
-        params = _gaussian_params(fn)
+        params = _gaussian_components(fn)
         if params is not None and isinstance(
             biject_to(fn.support), (IdentityTransform, IndependentTransform)
         ):

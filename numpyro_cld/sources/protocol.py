@@ -34,7 +34,7 @@ depends on the level when the level is fed as a first token, so samplers keep on
 per level.
 
 Constructors: :mod:`.potential` (a potential or score function on pytrees),
-:mod:`.smoothed` (smoothed targets: exact, Monte-Carlo, tempered, learned),
+:mod:`.levels` (smoothed targets: exact, Monte-Carlo, tempered, learned),
 :mod:`.prefix` and :mod:`.model_prefix` (prefix sources), :mod:`numpyro_cld.nets` (learned).
 """
 

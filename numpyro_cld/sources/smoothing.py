@@ -6,7 +6,7 @@
 ``N(sqrt(lam) m, lam S + (1 - lam) c^2 I)`` on the ``"vp"`` path with base ``N(0, c^2 I)``;
 mixtures smooth component-wise with the same weights (``docs/convention.md``).
 :func:`exact_smoothing_problems` says why a model cannot be smoothed this way. The sources
-built on it are in :mod:`.smoothed`.
+built on it are in :mod:`.levels`.
 """
 
 import math
@@ -46,7 +46,7 @@ class UnsupportedSiteError(ValueError):
     """A model site that exact smoothing cannot handle."""
 
 
-def _gaussian_params(path, level, base):
+def _smoothing_coefficients(path, level, base):
     """``(a, v)``: a Gaussian ``N(m, S)`` smooths to ``N(a m, a^2 S + v I)``."""
     if path == "ve":
         return 1.0, jnp.square(level)
@@ -109,7 +109,7 @@ def smooth_distribution(
 
     :raises UnsupportedSiteError: for any other distribution, naming ``site``.
     """
-    a, v = _gaussian_params(path, level, GaussianBase() if base is None else base)
+    a, v = _smoothing_coefficients(path, level, GaussianBase() if base is None else base)
     return _smooth(fn, a, v, site)
 
 

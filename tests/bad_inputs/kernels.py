@@ -19,6 +19,20 @@ CASES = [
         "`step_size`",
     ),
     ("kernels", "zero steps", "Langevin(model, num_steps=0)", ValueError, "`num_steps`"),
+    (
+        "kernels",
+        "step-size adaptation asked of ULA",
+        "Langevin(model, adjust=False, adapt_step_size=True)",
+        ValueError,
+        "`adapt_step_size=True` needs adjust=True",
+    ),
+    (
+        "kernels",
+        "step-size adaptation asked of an unadjusted chained sweep",
+        "ChainedLangevin(model, adjust=False, adapt_step_size=True)",
+        ValueError,
+        "`adapt_step_size=True` needs adjust=True",
+    ),
     ("kernels", "fractional steps", "Langevin(model, num_steps=2.5)", TypeError, "`num_steps`"),
     (
         "kernels",
@@ -192,10 +206,10 @@ CASES = [
     ),
     (
         "kernels",
-        "overlapping blocks",
-        "run(ChainedLangevin(model, conditional='full', blocks=[[0, 1], [1, 2, 3]]))",
+        "overlapping patches",
+        "run(ChainedLangevin(model, conditional='full', patches=[[0, 1], [1, 2, 3]]))",
         ValueError,
-        "`blocks` overlap",
+        "`patches` overlap",
     ),
     (
         "kernels",

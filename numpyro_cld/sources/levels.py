@@ -1,5 +1,6 @@
-"""Sources of smoothed targets (see :mod:`.protocol`): ``source(x, level, rng_key)`` with
-``level`` a ``sigma`` on the ``"ve"`` path and a ``lambda`` on ``"vp"`` and ``"tempered"``.
+"""Level sources: smoothed targets along an annealing path (see :mod:`.protocol`),
+``source(x, level, rng_key)`` with ``level`` a ``sigma`` on the ``"ve"`` path and a
+``lambda`` on ``"vp"`` and ``"tempered"``.
 
 - :func:`exact_level_source` - exact smoothing of a NumPyro model by the
   :class:`~numpyro_cld.sources.smoothing.smooth` effect handler.
