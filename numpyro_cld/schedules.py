@@ -31,7 +31,7 @@ from jax.scipy.special import gammaln
 from jax.typing import ArrayLike, DTypeLike
 
 from .blocks.random import normal
-from .checks import float_array, one_of, open_unit, positive_float, positive_int
+from .checks import float_array, one_of, open_unit, positive_float, positive_int, renamed
 from .scales import annealed_sigmas, annealed_step_size, chained_sigmas, noise_ratio
 
 __all__ = [
@@ -147,9 +147,16 @@ def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num_levels: int
     return jnp.asarray(levels)
 
 
-def ncsn_step_sizes(eps: float, sigmas: ArrayLike) -> jax.Array:
-    """NCSN step sizes ``eta_i = eps * sigma_i^2 / sigma_L^2`` (Song & Ermon 2019, Alg. 1)."""
-    eps = positive_float("eps", eps)
+def ncsn_step_sizes(
+    step_size: float | None = None, sigmas: ArrayLike | None = None, *, eps: float | None = None
+) -> jax.Array:
+    """NCSN step sizes ``eta_i = step_size * sigma_i^2 / sigma_L^2`` (Song & Ermon 2019,
+    Alg. 1, where ``step_size`` is their ``epsilon``). ``eps`` is the former name of
+    ``step_size`` (deprecated, ``FutureWarning``), as in the kernels."""
+    step_size = renamed("step_size", step_size, "eps", eps)
+    if step_size is None or sigmas is None:
+        raise TypeError("`ncsn_step_sizes` needs `step_size` and `sigmas`.")
+    eps = positive_float("step_size", step_size)
     with jax.ensure_compile_time_eval():  # the levels are constants, also inside a jit
         s = np.asarray(check_sigmas(sigmas), np.float64)
     # the ratios in float64 (sigma_i^2 underflows float32 for sigma_i < 1e-19); `eps` may be

@@ -399,3 +399,15 @@ def test_auto_sigmas_come_from_the_model_and_reach_every_mode():
     assert k.levels.shape == (10,)
     k = AnnealedLangevin(potential_fn=lambda z: 0.5 * jnp.sum(z**2), smoothing="mc")
     np.testing.assert_allclose(np.asarray(k.levels), np.asarray(ncsn_sigmas()))
+
+
+def test_sigmas_none_warns_that_it_means_auto():
+    # None means "no annealing" in ChainedLangevin; here it still means "auto" for one
+    # release, said with a FutureWarning, and gives the same levels as sigmas="auto"
+    def model():
+        numpyro.sample("x", dist.Normal(0.0, 1.0))
+
+    with pytest.warns(FutureWarning, match="`sigmas=None` means sigmas='auto' here"):
+        old = AnnealedLangevin(model, sigmas=None)
+    new = AnnealedLangevin(model, sigmas="auto")
+    np.testing.assert_array_equal(old.levels, new.levels)

@@ -198,10 +198,14 @@ def test_schedule_bad_arguments():
         ncsn_sigmas(sigma_max=0.01, sigma_min=1.0)
     with pytest.raises(ValueError, match="sigma_max"):
         ncsn_sigmas(sigma_max=-1.0)
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match="step_size"):
         ncsn_step_sizes(0.0, ncsn_sigmas())
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match="step_size"):
         ncsn_step_sizes(-1e-3, ncsn_sigmas())
+    # `eps`, the former name, still works for one release with a FutureWarning
+    with pytest.warns(FutureWarning, match="`eps` is renamed `step_size`"):
+        old = ncsn_step_sizes(eps=0.05, sigmas=[1.0, 0.5])
+    np.testing.assert_array_equal(old, ncsn_step_sizes(0.05, [1.0, 0.5]))
     with pytest.raises(ValueError, match="sigmas"):
         ncsn_step_sizes(1e-3, [0.1, 1.0])
     with pytest.raises(ValueError, match="num_levels"):

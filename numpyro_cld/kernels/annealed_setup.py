@@ -30,6 +30,16 @@ def path_levels(path: str, sigmas, lambdas, base) -> tuple[jax.Array, bool]:
                 raise ValueError(
                     "`lambdas` is for paths 'vp'/'tempered'; path 've' takes `sigmas`."
                 )
+            if sigmas is None:
+                # one meaning per value across the kernels: None is "no annealing" in
+                # ChainedLangevin, so here it is on its way out
+                warnings.warn(
+                    "AnnealedLangevin: `sigmas=None` means sigmas='auto' here (levels from "
+                    "the target's scale) but 'no annealing' in ChainedLangevin; pass "
+                    "sigmas='auto'. None will be refused on path 've' in version 0.3.0.",
+                    FutureWarning,
+                    stacklevel=4,
+                )
             auto = sigmas is None or (isinstance(sigmas, str) and sigmas == "auto")
             if isinstance(sigmas, str) and not auto:
                 raise ValueError(

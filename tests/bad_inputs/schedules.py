@@ -116,10 +116,10 @@ CASES = [
     ),
     (
         "schedules",
-        "negative NCSN eps",
+        "negative NCSN step size",
         "ncsn_step_sizes(-1.0, [1.0])",
         ValueError,
-        "`eps` must be a positive finite number",
+        "`step_size` must be a positive finite number",
     ),
     (
         "schedules",
