@@ -13,7 +13,6 @@ from jax import lax, random
 from numpyro.infer import NUTS
 
 from numpyro_cld import AnnealedLangevin, ChainedLangevin, Langevin
-from numpyro_cld.kernels.chained import HOT_STEPS
 
 
 # -- a common driver for MCMC kernels: chunks of a jitted lax.scan -------------------------
@@ -92,12 +91,13 @@ def per_transition_grads(kernel, method, target):
         return C * n, C * n
     if method == "nuts":
         return 0, 0
-    spp = kernel._steps_per_patch
-    if kernel.conditional == "tempered":
-        hot = (len(kernel._ladder[0]) - 2) * (HOT_STEPS + 1)
+    plan = kernel.plan
+    spp = plan.steps_per_patch
+    if plan.route == "tempered":
+        hot = (len(plan.betas) - 2) * (plan.hot_steps + 1)
         n = kernel.num_patches * spp + 2 + hot  # full-model gradients per patch step
         return C * n, C * n
-    levels = 1 if kernel._sigmas is None else len(kernel._sigmas)
+    levels = 1 if plan.sigmas is None else len(plan.sigmas)
     raw = kernel.num_patches * spp * levels
     if kernel.conditional == "prefix":
         full = raw * target.patch_size / d + 1
@@ -110,10 +110,10 @@ def describe(kernel, method):
     if method == "nuts":
         return "NUTS defaults (dual averaging to 0.8, diagonal mass matrix)"
     if method in ("chained", "chained-ula"):
-        levels = 0 if kernel._sigmas is None else len(kernel._sigmas)
+        levels = 0 if kernel.plan.sigmas is None else len(kernel.plan.sigmas)
         return (
             f"{kernel.conditional} sweep, {kernel.num_patches} patches x {levels} levels x "
-            f"{kernel._steps_per_patch} steps, adjust={kernel._adjust}"
+            f"{kernel.plan.steps_per_patch} steps, adjust={kernel._adjust}"
         )
     if method == "annealed":
         return f"{len(kernel._levels)} levels x {kernel._steps_per_level} steps, adjust=False"

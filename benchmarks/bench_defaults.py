@@ -22,7 +22,7 @@ posteriors.
 Gradient evaluations: NUTS, the sum of ``num_steps`` over warmup and samples; Langevin,
 ``(warmup + samples) x chains x num_steps``; ChainedLangevin, ``(warmup + samples) x chains x
 (num_patches x steps_per_patch x levels + 1)`` (``levels`` = ``len(sigmas)``, 1 without); on the
-tempered route (a model with data) ``num_patches x steps_per_patch + 2 + (n - 1) x (HOT_STEPS +
+tempered route (a model with data) ``num_patches x steps_per_patch + 2 + (n - 1) x (hot_steps +
 1)`` for ``n`` powers (the hot replicas' MALA steps and every replica's re-evaluation after the
 swaps; the swaps' value-only likelihood evaluations are not counted).
 
@@ -62,7 +62,6 @@ import numpyro_cld
 from numpyro_cld import ChainedLangevin, Langevin
 from numpyro_cld.diagnostics.arviz_compat import arviz
 from numpyro_cld.examples.families import NAMES, family
-from numpyro_cld.kernels.chained import HOT_STEPS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -114,15 +113,15 @@ def grad_evals(name, kernel, steps, sizes):
         return int(sum(np.sum(s) for s in steps))
     if name == "langevin":
         return transitions * _int_attr(kernel, "_num_steps", Langevin, "num_steps")
-    spp = _int_attr(kernel, "_steps_per_patch", ChainedLangevin, "steps_per_patch")
-    if getattr(kernel, "conditional", None) == "tempered":
+    plan = kernel.plan
+    spp = plan.steps_per_patch
+    if plan.route == "tempered":
         # the posterior replica's sweep and its re-evaluation after the swaps, and for each
-        # hot replica HOT_STEPS MALA steps and its re-evaluation (value-only log-likelihood
+        # hot replica `plan.hot_steps` MALA steps and its re-evaluation (value-only log-likelihood
         # evaluations of the swaps not counted)
-        hot = (len(kernel._ladder[0]) - 2) * (HOT_STEPS + 1)
+        hot = (len(plan.betas) - 2) * (plan.hot_steps + 1)
         return transitions * (kernel.num_patches * spp + 2 + hot)
-    sigmas = getattr(kernel, "_sigmas", None)
-    levels = 1 if sigmas is None else len(sigmas)
+    levels = 1 if plan.sigmas is None else len(plan.sigmas)
     return transitions * (kernel.num_patches * spp * levels + 1)
 
 

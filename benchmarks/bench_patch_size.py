@@ -66,8 +66,9 @@ def run_one(m, p, sizes, seed=0):
     wall = time.perf_counter() - t0
     labels = np.asarray(m.assign(x)).ravel()
     f = np.bincount(labels, minlength=m.num_components) / labels.size
-    levels = 1 if kernel._sigmas is None else len(kernel._sigmas)
-    sweep = kernel.num_patches * kernel._steps_per_patch * levels + 1
+    plan = kernel.plan
+    levels = 1 if plan.sigmas is None else len(plan.sigmas)
+    sweep = kernel.num_patches * plan.steps_per_patch * levels + 1
     transitions = (sizes["num_warmup"] + sizes["num_samples"]) * sizes["num_chains"]
     return dict(
         member=m.name,

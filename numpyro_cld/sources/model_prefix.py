@@ -18,7 +18,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jax.flatten_util import ravel_pytree
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
@@ -242,14 +241,18 @@ def model_draws(
             [jnp.ravel(biject_to(tr[s.name]["fn"].support).inv(tr[s.name]["value"])) for s in sites]
         )
 
-    return np.asarray(jax.vmap(one)(jax.random.split(jax.random.key(0), num_draws)))
+    # constants (a fixed seed and the model's own arguments), so evaluated now also when the
+    # kernel's `init` runs under the user's jit or vmap (an SBC harness)
+    with jax.ensure_compile_time_eval():
+        return np.asarray(jax.vmap(one)(jax.random.split(jax.random.key(0), num_draws)))
 
 
 def site_permutation(sites: list[SiteInfo]) -> np.ndarray:
     """``perm[j]``: position in the raveled latent pytree of site-order coordinate ``j``
     (``ravel_pytree`` orders a dict's sites by name, the patches follow the model)."""
     ids = {s.name: s.offset + np.arange(s.size).reshape(s.shape) for s in sites}
-    order = np.asarray(ravel_pytree({k: jnp.asarray(v) for k, v in ids.items()})[0])
+    # the leaves in ravel_pytree's order, in NumPy: static, also when `init` runs under a jit
+    order = np.concatenate([np.ravel(v) for v in jax.tree.leaves(ids)] or [np.zeros(0, int)])
     return np.argsort(order).astype(np.int32)
 
 

@@ -34,6 +34,13 @@ CI_KERNELS = [k if k == "chained" else pytest.param(k, marks=pytest.mark.slow) f
 CI_MALA = [k if k == "mala" else pytest.param(k, marks=pytest.mark.slow) for k in KERNELS]
 
 
+# THINNED: where NumPyro's sizes are for NUTS, one trajectory a stored draw, these kernels
+# store one draw every 20 MALA steps (Langevin's num_steps) or every sweep over the patches
+# (the chained kernels), so a quarter of the draws is enough: the tolerances of these tests
+# (0.02 to 0.4 on posterior means whose posterior sd is 0.01 to 0.1) are more than 10 Monte
+# Carlo standard errors at the bulk ESS of the shorter runs (hundreds to thousands).
+
+
 def make_kernel(kind, model=None, potential_fn=None, dense_mass=False):
     if kind == "mala":
         return Langevin(model, potential_fn=potential_fn, dense_mass=dense_mass)
@@ -84,7 +91,7 @@ def test_logistic_regression(kind):
         logits = numpyro.deterministic("logits", (coefs * data).sum(-1))
         return numpyro.sample("obs", dist.Bernoulli(logits=logits), obs=labels)
 
-    num_warmup, num_samples = 2000, 12000
+    num_warmup, num_samples = 1000, 3000  # NumPyro's 2000 / 12000 for NUTS; see THINNED
     mcmc = mcmc_for(make_kernel(kind, model), num_warmup, num_samples)
     mcmc.run(key3, labels)
     samples = mcmc.get_samples()
@@ -95,7 +102,7 @@ def test_logistic_regression(kind):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KERNELS)
 def test_beta_bernoulli(kind):
-    num_warmup, num_samples = 500, 20000
+    num_warmup, num_samples = 500, 5000  # NumPyro's 500 / 20000 for NUTS; see THINNED
 
     def model(data):
         p_latent = numpyro.sample("p_latent", dist.Beta(np.full(2, 1.1), np.full(2, 1.1)))
@@ -113,7 +120,7 @@ def test_beta_bernoulli(kind):
 @pytest.mark.parametrize("kind", KERNELS)
 @pytest.mark.parametrize("dense_mass", [False, True])
 def test_dirichlet_categorical(kind, dense_mass):
-    num_warmup, num_samples = 100, 20000
+    num_warmup, num_samples = 100, 5000  # NumPyro's 100 / 20000 for NUTS; see THINNED
 
     def model(data):
         p_latent = numpyro.sample("p_latent", dist.Dirichlet(np.ones(3)))
@@ -176,7 +183,7 @@ def test_improper_prior(kind):
 def test_chain(kind, use_init_params, chain_method):
     N, dim = 3000, 3
     num_chains = 2
-    num_warmup, num_samples = 5000, 5000
+    num_warmup, num_samples = 1000, 1250  # NumPyro's 5000 / 5000 for NUTS; see THINNED
     data = random.normal(random.key(0), (N, dim))
     true_coefs = np.arange(1.0, dim + 1.0)
     labels = dist.Bernoulli(logits=(true_coefs * data).sum(-1)).sample(random.key(1))
