@@ -851,6 +851,10 @@ def test_the_plan_is_frozen_and_says_what_runs():
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.route = "full"
+    assert repr(kernel) == (
+        "ChainedLangevin(patch_size=2, conditional='auto') <route: prefix (gaussian "
+        "conditionals), sweep over 2 patches of 2, 2 steps each>"
+    )
     with pytest.warns(UserWarning, match="running conditional='tempered'"):
         observed = ChainedLangevin(hier_obs, patch_size=2)
         observed.init(random.key(0), 100, None, (jnp.zeros(3),), {})

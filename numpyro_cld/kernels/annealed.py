@@ -223,8 +223,9 @@ class AnnealedLangevin(LangevinBase):
         return f"acc. prob={state.mean_accept_prob:.2f}"
 
     # -- sources ------------------------------------------------------------------------
-    def _initial_params(self, key, init_params, model_args, model_kwargs, vectorized):
-        params = super()._initial_params(key, init_params, model_args, model_kwargs, vectorized)
+    def _resolve(self, model_args, model_kwargs, one_params):
+        """The levels of ``sigmas="auto"`` from the model's draws, and the check that exact
+        smoothing applies to this model, once at ``init``."""
         if self._auto_sigmas and self._model is not None and self._mode != "score_fn":
             levels = auto_sigmas(self._model, model_args, model_kwargs or {})
             if levels is not None:
@@ -242,7 +243,6 @@ class AnnealedLangevin(LangevinBase):
                     "or MixtureSameFamily / MixtureGeneral of those. Instead choose "
                     f"{SMOOTHING_OPTIONS}."
                 )
-        return params
 
     def _level_source(self, model_args, model_kwargs) -> Source:
         """``f(x_flat, level, key) -> (U_level, s_level)``."""

@@ -253,6 +253,13 @@ class ChainedLangevin(LangevinBase):
             prefix_potential=self._prefix_potential,
         )
 
+    def __repr__(self) -> str:
+        plan = "plan resolved at init" if self._plan is None else str(self._plan)
+        return (
+            f"ChainedLangevin(patch_size={self._patch_size}, conditional="
+            f"{self._conditional!r}) <{plan}>"
+        )
+
     @property
     def plan(self) -> ChainedPlan | None:
         """What the kernel runs on the model of its last ``init`` (:class:`ChainedPlan`;

@@ -118,7 +118,7 @@ def chained(
         )
     if sigmas is None:
         sigmas, etas, levels = np.zeros(1), step_size * np.ones(1), ()  # step_size may be traced
-    else:  # NumPy: the factory may run inside a trace (the kernels build it per transition)
+    else:  # NumPy: a kernel may bind it inside a trace (`jit_model_args`, a user's jit)
         sigmas = np.asarray(sigmas, np.float64)
         check_sigmas(sigmas, allow_zero_last=True)
         levels = sigmas.shape
