@@ -93,9 +93,8 @@ def per_transition_grads(kernel, method, target):
         return 0, 0
     plan = kernel.plan
     spp = plan.steps_per_patch
-    if plan.route == "tempered":
-        hot = (len(plan.betas) - 2) * (plan.hot_steps + 1)
-        n = kernel.num_patches * spp + 2 + hot  # full-model gradients per patch step
+    if plan.route == "tempered":  # the plan's own count, in full-model gradients
+        n = plan.gradients_per_transition
         return C * n, C * n
     levels = 1 if plan.sigmas is None else len(plan.sigmas)
     raw = kernel.num_patches * spp * levels

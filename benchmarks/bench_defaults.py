@@ -21,10 +21,10 @@ posteriors.
 
 Gradient evaluations: NUTS, the sum of ``num_steps`` over warmup and samples; Langevin,
 ``(warmup + samples) x chains x num_steps``; ChainedLangevin, ``(warmup + samples) x chains x
-(num_patches x steps_per_patch x levels + 1)`` (``levels`` = ``len(sigmas)``, 1 without); on the
-tempered route (a model with data) ``num_patches x steps_per_patch + 2 + (n - 1) x (hot_steps +
-1)`` for ``n`` powers (the hot replicas' MALA steps and every replica's re-evaluation after the
-swaps; the swaps' value-only likelihood evaluations are not counted).
+plan.gradients_per_transition`` (:func:`numpyro_cld.kernels.chained_plan.gradients_per_transition`:
+a sweep's patch steps, each a whole gradient on a generic model and ``patch_size / d`` of one
+with closed-form prefix conditionals; on the tempered route every replica's local steps, its
+re-evaluation after the swaps and the swaps' log-likelihood evaluations).
 
 Diagnostics (ArviZ, on the post-warmup draws of the model's latent sites, **constrained**):
 minimum bulk ESS over coordinates, maximum rank r_hat, divergences (the ``diverging`` field),
@@ -113,16 +113,8 @@ def grad_evals(name, kernel, steps, sizes):
         return int(sum(np.sum(s) for s in steps))
     if name == "langevin":
         return transitions * _int_attr(kernel, "_num_steps", Langevin, "num_steps")
-    plan = kernel.plan
-    spp = plan.steps_per_patch
-    if plan.route == "tempered":
-        # the posterior replica's sweep and its re-evaluation after the swaps, and for each
-        # hot replica `plan.hot_steps` MALA steps and its re-evaluation (value-only log-likelihood
-        # evaluations of the swaps not counted)
-        hot = (len(plan.betas) - 2) * (plan.hot_steps + 1)
-        return transitions * (kernel.num_patches * spp + 2 + hot)
-    levels = 1 if plan.sigmas is None else len(plan.sigmas)
-    return transitions * (kernel.num_patches * spp * levels + 1)
+    # the plan's own count (numpyro_cld.kernels.chained_plan.gradients_per_transition)
+    return int(round(transitions * kernel.plan.gradients_per_transition))
 
 
 def latent_sites(model):

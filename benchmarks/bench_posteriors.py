@@ -10,6 +10,7 @@ least 1%), the smallest bulk ESS per 1000 gradient evaluations and the wall time
 
     python benchmarks/bench_posteriors.py                 # about 15 minutes on 2 cores
     python benchmarks/bench_posteriors.py --quick         # smoke run to a temporary folder
+    python benchmarks/bench_posteriors.py --members factor-sign-d50 --kernels chained,nuts
 """
 
 import argparse
@@ -36,13 +37,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def make_kernel(name, m):
+    # a member given as a potential_fn runs every kernel on it, as a user would
+    target = dict(model=m.model) if m.potential_fn is None else dict(potential_fn=m.potential_fn)
     if name == "langevin":
-        return Langevin(m.model)
+        return Langevin(**target)
     if name == "full":
-        return ChainedLangevin(m.model, patch_size=min(2, m.dim), conditional="full")
+        return ChainedLangevin(**target, patch_size=min(2, m.dim), conditional="full")
     if name == "chained":  # the defaults: the tempered route on a model with data
-        return ChainedLangevin(m.model, patch_size=min(2, m.dim))
-    return NUTS(m.model)
+        return ChainedLangevin(**target, patch_size=min(2, m.dim))
+    return NUTS(**target)
 
 
 def run_one(m, name, sizes):
@@ -120,9 +123,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 members, tiny sizes")
     ap.add_argument("--kernels", default=",".join(KERNELS))
+    ap.add_argument("--members", default=None, help="comma-separated member names (default all)")
     ap.add_argument("--out", default=None, help="output folder (default benchmarks/results)")
     args = ap.parse_args()
-    members = posterior_family()
+    family = posterior_family()
+    names = None if args.members is None else args.members.split(",")
+    members = [m for m in family if names is None or m.name in names]
     sizes = dict(num_warmup=500, num_samples=500, num_chains=16)
     out = args.out or os.path.join(ROOT, "benchmarks", "results")
     if args.quick:
@@ -147,14 +153,13 @@ def main():
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "posteriors.json")
     if not args.quick and os.path.exists(path):  # keep the rows of kernels not rerun
-        kept = [
-            r for r in json.load(open(path))["rows"] if r["kernel"] not in args.kernels.split(",")
-        ]
-        order = {m.name: i for i, m in enumerate(members)}
+        ran = {(m.name, k) for m in members for k in args.kernels.split(",")}
+        kept = [r for r in json.load(open(path))["rows"] if (r["member"], r["kernel"]) not in ran]
+        order = {m.name: i for i, m in enumerate(family)}
         rank = {k: i for i, k in enumerate(KERNELS)}
         rows = sorted(kept + rows, key=lambda r: (order[r["member"]], rank[r["kernel"]]))
         if kept:
-            header += f" Rows of {', '.join(sorted({r['kernel'] for r in kept}))}: previous run."
+            header += f" Rows of {', '.join(sorted({r['member'] for r in kept}))}: previous run."
     with open(path, "w") as fh:
         json.dump(dict(sizes=sizes, rows=rows), fh, indent=1)
     if not args.quick:

@@ -30,9 +30,7 @@ def run(m, levels, steps, seed=0):
     betas = np.concatenate([[0.0], np.geomspace(1e-3, 1.0, levels)])
     init, step = replica_exchange(
         make_local,
-        tm.potential_and_score,
-        tm.log_likelihood,
-        tm.prior_sample,
+        tm.path,
         betas=betas,
         num_warmup=NUM_WARMUP,
     )

@@ -254,8 +254,8 @@ def tempering_ladder(betas: Any) -> tuple[np.ndarray, bool]:
         b = np.zeros((0, 0))
     if b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)):
         raise ValueError(
-            f"`betas` must be an int (the number of powers) or a 1-d sequence of likelihood "
-            f"powers, got {betas!r}."
+            f"`betas` must be an int (the number of powers), 'auto' (a pilot sizes the ladder) "
+            f"or a 1-d sequence of likelihood powers, got {betas!r}."
         )
     if not (np.all(np.diff(b) > 0) and b[0] > 0 and b[-1] == 1.0):
         raise ValueError(

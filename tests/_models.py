@@ -20,3 +20,10 @@ MEAN5 = np.array([1.0, -2.0, 0.5, 0.0, 3.0], np.float32)
 def gaussian5():
     """A correlated 5-d Gaussian with known moments."""
     numpyro.sample("x", dist.MultivariateNormal(MEAN5, COV5))
+
+
+def sign_model(y=None):
+    """y ~ N(theta^2, sigma): two modes of unequal mass (theta > 0 and < 0), a positive site."""
+    theta = numpyro.sample("theta", dist.Normal(0.5, 1.0))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
+    numpyro.sample("y", dist.Normal(theta**2, sigma).expand([3]).to_event(1), obs=y)

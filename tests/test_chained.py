@@ -780,7 +780,8 @@ def test_scale_handler_is_not_ignored_by_the_prefix_sweep():
     with pytest.warns(UserWarning, match="handlers.scale"):
         mcmc = MCMC(kernel, num_warmup=200, num_samples=1000, progress_bar=False)
         mcmc.run(random.key(0))
-    assert kernel.conditional == "full"
+    # no exact prefix, no data: the tempered route from a fitted Gaussian reference
+    assert kernel.conditional == "tempered" and kernel.plan.reference == "gaussian"
     x = np.asarray(mcmc.get_samples()["x"])
     # sd 0.5, within 5 standard errors of the sample sd (se = 0.5 / sqrt(2 ESS), the ESS summed
     # over the 4 coordinates); the ignored scale would give 1.0
@@ -859,8 +860,13 @@ def test_the_plan_is_frozen_and_says_what_runs():
         observed = ChainedLangevin(hier_obs, patch_size=2)
         observed.init(random.key(0), 100, None, (jnp.zeros(3),), {})
     text = str(observed.plan)
-    assert text.startswith("route: tempered, 8 powers (adapted in warmup)"), text
-    assert "posterior: full sweep over 2 patches of 2" in text
+    assert text == (
+        "route: tempered from the prior, 8 powers (adapted in warmup), every replica: MALA "
+        "x 2; patches not swept (sweep_posterior=False)"
+    )
+    swept = ChainedLangevin(hier_obs, patch_size=2, conditional="tempered", sweep_posterior=True)
+    swept.init(random.key(0), 100, None, (jnp.zeros(3),), {})
+    assert str(swept.plan).endswith("posterior: full sweep over 2 patches of 2, 20 steps each")
 
 
 def test_blocks_is_the_former_name_of_patches():

@@ -24,7 +24,9 @@ from numpyro_cld.diagnostics import swap_summary
 from numpyro_cld.examples.posteriors import mixture_prior_linear, sign_ambiguity
 from numpyro_cld.samplers import langevin
 from numpyro_cld.samplers.tempering import equalised_betas, replica_exchange
-from numpyro_cld.sources.tempered import tempered_model
+from numpyro_cld.sources.tempered import TemperingPath, tempered_model
+
+from _models import sign_model
 
 Y = jnp.array([1.2, 0.4, 2.1, 1.5, 0.9])
 
@@ -46,9 +48,7 @@ def test_core_is_exact_on_a_conjugate_posterior():
     tm = tempered_model(conjugate)
     init, step = replica_exchange(
         lambda f: langevin(f, step_size=0.3, num_steps=3, adjust=True, num_warmup=200),
-        tm.potential_and_score,
-        tm.log_likelihood,
-        tm.prior_sample,
+        tm.path,
         betas=jnp.array([0.0, 0.1, 0.4, 1.0]),
         num_warmup=200,
     )
@@ -125,9 +125,14 @@ def test_a_non_finite_prior_draw_is_never_swapped_in():
 
     init, step = replica_exchange(
         lambda f: langevin(f, step_size=0.5, adjust=True),
-        pas,
-        lambda z: -jnp.sum(jnp.nan_to_num(z, posinf=0.0)),
-        lambda key: jnp.full(2, jnp.inf),
+        TemperingPath(
+            lambda z, beta, ref: pas(z, beta),
+            lambda z, ref: -jnp.sum(jnp.nan_to_num(z, posinf=0.0)),
+            lambda key, ref: jnp.full(2, jnp.inf),
+            lambda z: (),
+            None,
+            "prior",
+        ),
         betas=jnp.array([0.0, 0.5, 1.0]),
     )
     state, step = init(jnp.zeros(2), random.key(0)), jax.jit(step)
@@ -232,14 +237,17 @@ def test_a_block_of_numpyro_gibbs():
     assert "swap acc." in kernel.get_diagnostics_str(jax.tree.map(lambda x: x[0], inner))
 
 
-def sign_model(y=None):
-    theta = numpyro.sample("theta", dist.Normal(0.5, 1.0))
-    sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
-    numpyro.sample("y", dist.Normal(theta**2, sigma).expand([3]).to_event(1), obs=y)
-
-
 @pytest.mark.slow
-def test_sbc_on_a_two_mode_posterior():
+@pytest.mark.parametrize(
+    "kernel, seed",
+    [
+        (ChainedLangevin(sign_model, conditional="tempered", betas=4, steps_per_patch=3), 3),
+        # the same route with the reference a Gaussian fitted in warmup (no prior draws)
+        (TemperedLangevin(sign_model, betas=4, reference="gaussian"), 5),
+    ],
+    ids=["prior-reference", "fitted-reference"],
+)
+def test_sbc_on_a_two_mode_posterior(kernel, seed):
     # y ~ N(theta^2, sigma): a positive and a negative mode of unequal mass, and a positive
     # site (its transform's Jacobian). R = 8000 data sets and level 0.01 as tests/test_sbc.py
     # (power 0.88 against a 10% variance error). ESS per kept draw at thin = 10, measured on
@@ -247,8 +255,8 @@ def test_sbc_on_a_two_mode_posterior():
     # on the two data sets with overlapping modes, 0.5-0.6 for theta where the modes are far
     # apart (the sign switches only through the swaps).
     res = sbc_ranks(
-        ChainedLangevin(sign_model, conditional="tempered", betas=4, steps_per_patch=3),
-        random.key(3),
+        kernel,
+        random.key(seed),
         data_site="y",
         num_replications=8000,
         num_warmup=150,
@@ -274,7 +282,7 @@ def test_tempered_langevin_kernel_is_exact_on_a_constrained_conjugate_posterior(
     )
 
 
-def test_tempered_langevin_kernel_refuses_what_it_cannot_temper():
+def test_tempered_langevin_takes_a_fitted_reference_where_there_is_no_prior_to_draw():
     def improper(y=1.0):
         x = numpyro.sample("x", dist.ImproperUniform(dist.constraints.real, (), ()))
         numpyro.sample("y", dist.Normal(x, 1.0), obs=y)
@@ -282,8 +290,14 @@ def test_tempered_langevin_kernel_refuses_what_it_cannot_temper():
     def no_data():
         numpyro.sample("x", dist.Normal(0.0, 1.0))
 
-    for model, why in ((improper, "improper prior"), (no_data, "no observed sites")):
-        with pytest.raises(ValueError, match=f"TemperedLangevin .*{why}"):
-            TemperedLangevin(model).init(random.key(0), 10, None, (), {})
-    with pytest.raises(ValueError, match="needs a `model`"):
+    def proper(y=1.0):
+        x = numpyro.sample("x", dist.Normal(0.0, 1.0))
+        numpyro.sample("y", dist.Normal(x, 1.0), obs=y)
+
+    for model, reference in ((improper, "gaussian"), (no_data, "gaussian"),
+                             (proper, "prior")):  # fmt: skip
+        kernel = TemperedLangevin(model)
+        kernel.init(random.key(0), 10, None, (), {})
+        assert kernel.reference == reference
+    with pytest.raises(ValueError, match="needs a `model` or a `potential_fn`"):
         TemperedLangevin(None)

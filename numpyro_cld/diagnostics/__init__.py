@@ -25,14 +25,14 @@ Modules: :mod:`~numpyro_cld.diagnostics.modes` (mode rules),
 :mod:`~numpyro_cld.diagnostics.compare` (the comparison table),
 :mod:`~numpyro_cld.diagnostics.draws` (draws with a chain dimension from any run),
 :mod:`~numpyro_cld.diagnostics.tempering` (:func:`swap_summary`: how a tempered run's ladder
-communicated) and
+communicated; :func:`log_evidence`: its log evidence with a standard error) and
 :mod:`~numpyro_cld.diagnostics.arviz_compat` (arviz 0.23 / 1.x differences).
 """
 
 from .compare import KernelComparison, compare_kernels
 from .coverage import attach_coverage, frequencies_by_draw, mode_coverage
 from .modes import ModeRule, assign_modes, mode_rule
-from .tempering import swap_summary
+from .tempering import LogEvidence, log_evidence, swap_summary
 
 __all__ = [
     "ModeRule",
@@ -44,4 +44,6 @@ __all__ = [
     "compare_kernels",
     "KernelComparison",
     "swap_summary",
+    "log_evidence",
+    "LogEvidence",
 ]

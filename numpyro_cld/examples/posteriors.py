@@ -57,6 +57,8 @@ class MultimodalPosterior:
     :param exact: the posterior of ``site`` as a distribution, where it is closed form.
     :param prior: the prior of ``site`` as a diagonal Gaussian mixture ``(weights (K,),
         locs (K, dim), scales (K, dim))``, for moves that draw from the prior.
+    :param potential_fn: where the target is given as a ``potential_fn`` on ``{site: x}``
+        (the ``model`` then states the same density, for kernels that need one).
     """
 
     name: str
@@ -70,6 +72,7 @@ class MultimodalPosterior:
     description: str
     exact: dist.Distribution | None = None
     prior: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    potential_fn: Callable | None = None
 
     @property
     def num_modes(self) -> int:
@@ -170,6 +173,15 @@ def mixture_prior_linear(
     )
 
 
+def permuted_starts(centres: np.ndarray, perms: list) -> np.ndarray:
+    """A point in each labelling's mode: ``centres`` (ascending) placed so that ``argsort`` of
+    row ``i`` is ``perms[i]``."""
+    starts = np.empty((len(perms), len(centres)))
+    for i, p in enumerate(perms):
+        starts[i, list(p)] = centres
+    return starts
+
+
 def label_switching(num_components: int = 3, per_component: int = 30, seed: int = 0):
     """(b) The means of ``y_i ~ (1/K) sum_k N(mu_k, 1)`` with ``mu_k ~ N(0, 10^2)``
     independently (an exchangeable prior), data from well separated true means ``4 (k - (K-1)/2)``:
@@ -197,9 +209,7 @@ def label_switching(num_components: int = 3, per_component: int = 30, seed: int 
         return jnp.argmax(jnp.all(order[..., None, :] == table, -1), -1)
 
     # a point in each mode: the true means relabelled so that argsort gives that permutation
-    starts = np.empty((len(perms), k))
-    for i, p in enumerate(perms):
-        starts[i, p] = np.sort(true)
+    starts = permuted_starts(np.sort(true), perms)
     return MultimodalPosterior(
         name=f"label-switching-k{k}",
         model=model,
@@ -278,7 +288,12 @@ def sign_ambiguity(
 
 def posterior_family() -> list[MultimodalPosterior]:
     """The members measured in ``docs/posteriors.md``: (a) at d = 8, 16, 50, 200; (b) with
-    K = 2, 3; (c) equal masses in d = 3; (d) unequal masses, skewed modes, in d = 3."""
+    K = 2, 3; (c) equal masses in d = 3; (d) unequal masses, skewed modes, in d = 3; and the
+    members of :func:`~numpyro_cld.examples.reach.reach_family` (an enumerated mixture of
+    iris data, a 50-d factor model of diabetes data, an ``ImproperUniform`` + ``factor``
+    density and a ``potential_fn``)."""
+    from .reach import reach_family
+
     return [
         mixture_prior_linear(8, 2, seed=1),
         mixture_prior_linear(16, 3, seed=0),
@@ -288,4 +303,5 @@ def posterior_family() -> list[MultimodalPosterior]:
         label_switching(3),
         sign_ambiguity(3),
         sign_ambiguity(3, prior_loc=0.5, noise=1.0, obs_per_coordinate=2),
+        *reach_family(),
     ]

@@ -1,6 +1,7 @@
 """Chained Langevin dynamics (Cheng, Fu, Farnia) as a NumPyro kernel: resolves the patches
 and the prefix source from the model and binds :func:`numpyro_cld.samplers.chained`."""
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,17 +10,24 @@ from numpyro.infer.initialization import init_to_uniform
 
 from ..checks import adapt_if_adjusted, one_of, open_unit, positive_float, positive_int, renamed
 from ..samplers.chained import chained
-from ..samplers.langevin import langevin
 from ..samplers.state import LangevinState
 from ..samplers.tempering import TemperedAdaptState
-from ..schedules import check_sigmas, tempering_ladder
+from ..schedules import check_sigmas
 from ..sources.model_prefix import model_prefix
 from ..sources.prefix import PotentialPrefix
 from ..sources.protocol import PrefixSource
 from .base import LangevinBase
 from .chained_plan import ChainedPlan, chained_plan
 from .chained_setup import check_adaptation_and_patches, check_prefix_args
-from .tempered import progress_line, refresh_tempered, tempered_sampler
+from .tempered import (
+    ladder_arg,
+    mala_local,
+    pilot_or_none,
+    progress_line,
+    refresh_tempered,
+    tempered_path,
+    tempered_sampler,
+)
 
 CONDITIONALS = ("auto", "prefix", "full", "tempered")
 ORDERS = ("sequential", "random")
@@ -69,14 +77,19 @@ class ChainedLangevin(LangevinBase):
     sweep when exact prefix conditionals are available and the full sweep otherwise, with
     a warning.
 
-    ``conditional="tempered"`` is for models with observed data whose posterior has modes the
-    full sweep cannot leave: replica exchange over likelihood powers ``p0 L^b`` (``betas``),
-    every replica moved by the full sweep, the ``b = 0`` replica drawn exactly from the prior
-    by running the model forward, neighbouring replicas swapped by Metropolis-Hastings with
-    the non-reversible even/odd schedule (Syed et al. 2022); the ladder is adapted in warmup
-    to equal swap rates. Exact, and it finds modes of the posterior from a start in one of
-    them (``docs/posteriors.md``), at ``len(betas)`` times the cost of the full sweep.
-    ``state.adapt_state`` is then a :class:`~numpyro_cld.samplers.tempering.TemperedAdaptState`
+    ``conditional="tempered"`` is for targets whose modes the sweeps cannot leave: replica
+    exchange over ``p_b ~ q^(1 - b) pi^b`` (``betas``) from a reference ``q`` drawn exactly:
+    the prior of a model with data (the likelihood tempered; enumerated discrete sites summed
+    out), else a Gaussian fitted in warmup (an improper prior, a model without data, a
+    ``potential_fn``). Every replica moves by two whole-vector MALA steps of its own law
+    (``sweep_posterior=True``: the patch sweep at ``b = 1``), neighbouring replicas swap by
+    Metropolis-Hastings with the non-reversible even/odd schedule (Syed et al. 2022), and
+    the ladder is adapted in warmup to equal swap rates. Exact, and it finds modes of the
+    target from a start in one of them (``docs/posteriors.md``);
+    :func:`numpyro_cld.diagnostics.log_evidence` reads the log evidence off the run.
+    ``"auto"`` takes this route wherever there are no exact prefix conditionals and the
+    target has a density. ``state.adapt_state`` is then a
+    :class:`~numpyro_cld.samplers.tempering.TemperedAdaptState`
     (``extra_fields=("adapt_state.jumped",)`` records the mode-jump swaps).
 
     **References:**
@@ -111,10 +124,17 @@ class ChainedLangevin(LangevinBase):
         256 draws of the model within one patch down to 1e-3 of it, then 0
         (:func:`numpyro_cld.schedules.chained_sigmas`); elsewhere no annealing. ``None``: no
         annealing (``steps_per_patch`` steps at the target itself).
-    :param betas: likelihood powers of ``conditional="tempered"``: an int ``n`` (default 8)
-        for ``n`` powers geometric from 1e-3 to 1, re-spaced in a warmup of at least 40
-        transitions to equal swap rates, or an increasing sequence in ``(0, 1]`` ending at
-        1, used as given.
+    :param betas: powers of ``conditional="tempered"``: an int ``n`` (default 8) for ``n``
+        powers geometric from 1e-3 to 1, re-spaced in a warmup of at least 40 transitions to
+        equal swap rates; ``"auto"`` for ``2 Lambda + 1`` powers from the communication
+        barrier ``Lambda`` that a 100-transition pilot of one chain estimates
+        (:func:`~numpyro_cld.kernels.tempered.sized_ladder`, shown in ``kernel.plan``); or an
+        increasing sequence in ``(0, 1]`` ending at 1, used as given.
+    :param bool sweep_posterior: on the tempered route, move the posterior replica by the
+        patch sweep instead of MALA (default False: on a generic model a patch step costs a
+        whole gradient, so a sweep costs ``patches x steps_per_patch`` gradients against
+        two for MALA, for no mode-finding; worth it where the patches' conditionals are
+        cheap or much better conditioned).
     :param bool adjust: Metropolis-Hastings test for each patch step (MALA). Default:
         ``True`` when the target (and the prefix source) has a density, else ``False``.
     :param str order: ``"sequential"`` or ``"random"`` (a fresh patch order every sweep;
@@ -171,6 +191,7 @@ class ChainedLangevin(LangevinBase):
         step_size: float | None = None,
         sigmas: Any = "auto",
         betas: Any = 8,
+        sweep_posterior: bool = False,
         adjust: bool | None = None,
         order: str = "sequential",
         patches: Sequence | None = None,
@@ -225,7 +246,8 @@ class ChainedLangevin(LangevinBase):
             prefix_source,
             prefix_potential,
         )
-        self._ladder = tempering_ladder(betas)
+        self._ladder, self._sized_ladder = ladder_arg(betas)
+        self._sweep_posterior = bool(sweep_posterior)
         self._prefix_source = prefix_source
         self._prefix_potential = prefix_potential
         self._patches = patches
@@ -249,9 +271,18 @@ class ChainedLangevin(LangevinBase):
             steps_per_patch=self._steps_per_patch_arg,
             adapt_mass_matrix=self._adapt_mass_matrix,
             ladder=self._ladder,
+            has_density=self.has_density,
+            sweep_posterior=self._sweep_posterior,
             prefix_source=self._prefix_source,
             prefix_potential=self._prefix_potential,
         )
+        if self._plan.route == "tempered" and self._sized_ladder:
+            path = tempered_path(self, self._plan.reference, model_args, model_kwargs)
+            pilot = pilot_or_none(self, path, self._local_for, one_params, self._plan.hot_steps)
+            if pilot is not None:
+                self._plan = dataclasses.replace(
+                    self._plan, betas=pilot[0], barrier=pilot[1], pilot_gradients=pilot[2]
+                )
 
     def __repr__(self) -> str:
         plan = "plan resolved at init" if self._plan is None else str(self._plan)
@@ -284,31 +315,26 @@ class ChainedLangevin(LangevinBase):
 
     def refresh(self, state, model_args, model_kwargs):
         if isinstance(state.adapt_state, TemperedAdaptState):  # the tempered route's own
-            return refresh_tempered(self, state, model_args, model_kwargs)
+            return refresh_tempered(self, self._plan.reference, state, model_args, model_kwargs)
         return super().refresh(state, model_args, model_kwargs)
 
     def _sampler(self, model_args, model_kwargs):
         plan = self._plan
         if plan.route == "tempered":
+            local = self._local_for(self._num_warmup)
             return tempered_sampler(
-                self._model,
-                model_args,
-                model_kwargs,
-                lambda f: langevin(
-                    f,
-                    step_size=plan.step_size,
-                    num_steps=plan.hot_steps,
-                    adjust=self._adjust,
-                    num_warmup=self._num_warmup,
-                    target_accept_prob=self._target_accept_prob,
-                ),  # fmt: skip
+                tempered_path(self, plan.reference, model_args, model_kwargs),
+                local,
                 (plan.betas, plan.adapt_betas),
-                make_target=lambda f: self._chained(f, None),
+                make_target=(lambda f: self._chained(f, None)) if plan.sweep_posterior else local,
                 num_warmup=self._num_warmup,
-                unravel=self._unravel_fn,
             )
         prefix = self._prefix(model_args, model_kwargs) if plan.route == "prefix" else None
         return self._chained(self._target(model_args, model_kwargs), prefix)
+
+    def _local_for(self, num_warmup):
+        """Builder of the tempered route's local sampler: MALA at every power."""
+        return mala_local(self, self._plan.step_size, self._plan.hot_steps, num_warmup)
 
     def _prefix(self, model_args, model_kwargs):
         kind, starts = self._plan.prefix_kind, self._plan.layout.starts

@@ -22,10 +22,11 @@ from .chained_setup import (
     model_layout,
     prefix_kind,
 )
-from .tempered import tempered_unavailable
+from .tempered import tempered_reference, tempered_unavailable
 
-__all__ = ["ChainedPlan", "chained_plan"]
+__all__ = ["ChainedPlan", "chained_plan", "gradients_per_transition"]
 
+REFERENCES = {"prior": "the prior", "gaussian": "a Gaussian fitted in warmup"}
 HOT_STEPS = 2  # MALA steps of each tempered replica per transition (docs/posteriors.md)
 
 
@@ -48,7 +49,13 @@ class ChainedPlan:
     - **adapt_mass_matrix** - what the sweep's sampler is given (None: its default).
     - **betas** - the tempered route's initial ladder, ``0`` first and ``1`` last, or None.
     - **adapt_betas** - whether warmup re-spaces the ladder.
-    - **hot_steps** - MALA steps of each hot replica per transition (tempered route).
+    - **hot_steps** - MALA steps of each replica per transition (tempered route).
+    - **reference** - the tempered route's reference: ``"prior"`` or ``"gaussian"``.
+    - **sweep_posterior** - whether the posterior replica of the tempered route is moved by
+      the patch sweep (else by ``hot_steps`` whole-vector MALA steps, as every replica).
+    - **barrier** - the communication barrier ``Lambda`` a pilot estimated to size the
+      ladder (``betas="auto"``), or None.
+    - **pilot_gradients** - the gradients that pilot cost (one chain, once per run).
     """
 
     route: str
@@ -62,6 +69,15 @@ class ChainedPlan:
     betas: np.ndarray | None = None
     adapt_betas: bool = False
     hot_steps: int = HOT_STEPS
+    reference: str | None = None
+    sweep_posterior: bool = False
+    barrier: float | None = None
+    pilot_gradients: float = 0.0
+
+    @property
+    def gradients_per_transition(self) -> float:
+        """Whole-model gradients of one chain's transition (:func:`gradients_per_transition`)."""
+        return gradients_per_transition(self)
 
     def __str__(self) -> str:
         lay = self.layout
@@ -70,14 +86,43 @@ class ChainedPlan:
         sweep = f"sweep over {lay.num_patches} patches {of}, {self.steps_per_patch} steps each"
         if self.route == "tempered":
             ladder = "adapted in warmup" if self.adapt_betas else "as given"
-            return (
-                f"route: tempered, {len(self.betas) - 1} powers ({ladder}), hot replicas: "
-                f"MALA x {self.hot_steps}; posterior: full {sweep}"
+            if self.barrier is not None:
+                ladder = f"2 Lambda + 1 with Lambda = {self.barrier:.1f} from a pilot, {ladder}"
+            head = (
+                f"route: tempered from {REFERENCES[self.reference]}, {len(self.betas) - 1} powers "
+                f"({ladder}), every replica: MALA x {self.hot_steps}"
             )
+            if self.sweep_posterior:
+                return f"{head}; posterior: full {sweep}"
+            return f"{head}; patches not swept (sweep_posterior=False)"
         if self.route == "prefix":
             levels = "" if self.sigmas is None else f" at {len(self.sigmas)} noise levels"
             return f"route: prefix ({self.prefix_kind} conditionals), {sweep}{levels}"
         return f"route: full conditionals, {sweep}"
+
+
+def gradients_per_transition(plan: ChainedPlan) -> float:
+    """Gradient evaluations of one chain's transition under ``plan``, in whole-model
+    gradients, as the benchmarks count them (``docs/benchmarks.md``).
+
+    A patch step costs a whole gradient on a generic model (reverse mode costs as much for
+    one patch as for all coordinates), and ``patch_size / d`` of one where the prefix
+    conditionals are closed form (``"gaussian"``, ``"masked"``); each sweep ends with one
+    gradient of the whole target. On the tempered route every replica of a power in
+    ``(0, 1]`` takes its local steps and one gradient after the swaps, and the swaps take
+    one log-likelihood evaluation per replica, counted as a gradient (an upper bound: a
+    forward pass costs about half of one).
+    """
+    lay = plan.layout
+    levels = 1 if plan.sigmas is None else len(plan.sigmas)
+    sweep = lay.num_patches * plan.steps_per_patch * levels
+    if plan.route == "tempered":
+        n = len(plan.betas) - 1
+        posterior = sweep if plan.sweep_posterior else plan.hot_steps
+        return float((n - 1) * (plan.hot_steps + 1) + posterior + 1 + (n + 1))
+    if plan.route == "prefix" and plan.prefix_kind in ("gaussian", "masked"):
+        return float(levels * plan.steps_per_patch + 1)  # sum of patch_size / d is 1
+    return float(sweep + 1)
 
 
 def chained_plan(
@@ -97,6 +142,8 @@ def chained_plan(
     steps_per_patch: int | None,
     adapt_mass_matrix: bool | None,
     ladder: tuple[np.ndarray, bool],
+    has_density: bool = True,
+    sweep_posterior: bool | None = None,
     prefix_source: Any = None,
     prefix_potential: Callable | None = None,
 ) -> ChainedPlan:
@@ -105,12 +152,14 @@ def chained_plan(
     trace of the model (None for a ``potential_fn``/``score_fn``). The model is run again
     only for the draws that scale ``sigmas="auto"`` on a model with Gaussian prefixes."""
     layout = model_layout(site_trace, one_params, patch_size=patch_size, patches=patches)
+    reference, why_not_prior = tempered_reference(site_trace)
     route, kind = choose_conditional(
         layout,
         conditional,
         explicit_levels=sigmas is not None,
         order=order,
-        tempered_unavailable=lambda: tempered_unavailable(site_trace),
+        tempered_unavailable=lambda: tempered_unavailable(has_density),
+        tempered_reference=(reference, why_not_prior),
         prefix=lambda: prefix_kind(
             layout,
             model,
@@ -143,4 +192,6 @@ def chained_plan(
         adapt_mass_matrix=mass_with_levels(sigmas, adapt_mass_matrix),
         betas=ladder[0] if tempered else None,
         adapt_betas=ladder[1] if tempered else False,
+        reference=reference if tempered else None,
+        sweep_posterior=bool(sweep_posterior) and tempered,
     )

@@ -64,8 +64,9 @@ def check_prefix_args(
         )
     if conditional == "tempered" and (user_prefix or sigmas is not None):
         raise ValueError(
-            "conditional='tempered' moves every replica by the full sweep; it takes no "
-            "`sigmas`, `prefix_source` or `prefix_potential`."
+            "conditional='tempered' moves every replica by MALA (the posterior replica by "
+            "the full sweep with sweep_posterior=True); it takes no `sigmas`, "
+            "`prefix_source` or `prefix_potential`."
         )
     if conditional == "full" and sigmas is not None and not isinstance(sigmas, str):
         raise ValueError(
@@ -136,6 +137,7 @@ def choose_conditional(
     order: str,
     prefix: Callable[[], str],
     tempered_unavailable: Callable[[], str | None],
+    tempered_reference: tuple[str, str | None] = ("prior", None),
 ) -> tuple[str, str | None]:
     """The sweep a :class:`~numpyro_cld.ChainedLangevin` runs and where its prefix
     conditionals come from: ``("prefix", kind)``, ``("tempered", None)`` or ``("full",
@@ -164,21 +166,14 @@ def choose_conditional(
                 "not mode-finding) or pass a `prefix_potential`/`prefix_source`."
             ) from None
         if tempered_unavailable() is None:
-            warnings.warn(
-                "ChainedLangevin: a model with data (no exact prefix conditionals): running "
-                "conditional='tempered', replica exchange over likelihood powers anchored at "
-                "exact prior draws, the full sweep at the posterior (exact; finds the modes of "
-                "the posterior, docs/posteriors.md). conditional='full' runs the sweep alone.",
-                UserWarning,
-                stacklevel=6,
-            )
+            warnings.warn(_tempered_note(e, *tempered_reference), UserWarning, stacklevel=6)
             return "tempered", None
         warnings.warn(
-            f"ChainedLangevin: no exact prefix conditionals ({e}). Running the "
-            "full-conditional sweep instead: exact (Metropolis-within-Gibbs) but as "
-            "mode-seeking as vanilla Langevin, so modes far from the start may be "
-            "missed. Pass `prefix_potential` or `prefix_source` for the mode-finding "
-            "prefix sweep, or conditional='full' to silence this.",
+            f"ChainedLangevin: no exact prefix conditionals ({e}), and the tempered route "
+            f"{tempered_unavailable()}. Running the full-conditional sweep instead: as "
+            "mode-seeking as vanilla Langevin, so modes far from the start may be missed. "
+            "Pass `prefix_potential` or `prefix_source` for the mode-finding prefix sweep, "
+            "or conditional='full' to silence this.",
             UserWarning,
             stacklevel=6,
         )
@@ -189,6 +184,20 @@ def choose_conditional(
             "sweep must visit the patches in coordinate order."
         )
     return "prefix", kind
+
+
+def _tempered_note(why_no_prefix, reference: str, why_not_prior: str | None) -> str:
+    """The one line that names the tempered route ``"auto"`` takes, and what it costs."""
+    if reference == "prior":
+        laws = "likelihood powers from exact prior draws"
+    else:
+        laws = f"powers from a Gaussian reference fitted in warmup ({why_not_prior})"
+    return (
+        f"ChainedLangevin: no exact prefix conditionals ({why_no_prefix}): running "
+        f"conditional='tempered', replica exchange over {laws}, whole-vector MALA at every "
+        "power (exact; finds modes the start missed, docs/posteriors.md; a transition costs "
+        "about 3 gradients per power). conditional='full' runs the patch sweep alone."
+    )
 
 
 def check_adaptation_and_patches(adapt_mass_matrix, *, adapt_step_size, explicit_sigmas, patches):

@@ -25,12 +25,12 @@ from jax import random
 import numpyro, numpyro.distributions as dist
 from flax import nnx, serialization
 from numpyro.infer import MCMC
-from numpyro_cld import AnnealedLangevin, ChainedLangevin, Langevin
+from numpyro_cld import AnnealedLangevin, ChainedLangevin, Langevin, TemperedLangevin
 from numpyro_cld.calibration import rank_uniformity_test, sbc_ranks
 from numpyro_cld.data import digits_flip, flip_images, is_inverted, mnist5k_flip
 from numpyro_cld.diagnostics import (assign_modes, attach_coverage, compare_kernels,
                                      frequencies_by_draw, mode_coverage, mode_rule)
-from numpyro_cld.diagnostics import swap_summary
+from numpyro_cld.diagnostics import log_evidence, swap_summary
 from numpyro_cld.diagnostics.arviz_compat import from_arrays
 from numpyro_cld.nets import (PatchLSTM, ScoreConv, ScoreMLP, ScoreUNet, as_prefix_source,
                               as_score_fn, load, save, train)
