@@ -9,11 +9,21 @@ from jax import random
 from numpyro.infer.util import initialize_model
 
 from numpyro_cld.examples.posteriors import label_switching
+from numpyro_cld.examples.reach import factor_sign, iris_label_switching, two_bumps
 from numpyro_cld.targets import balanced_gmm, paper_gmm, song_ermon_toy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METHODS = ("chained", "chained-ula", "mala", "annealed", "nuts", "smc", "pt")
-TARGETS = ("paper-gmm", "balanced-gmm", "song-ermon-toy", "paper-gmm-d1000", "label-switching-k3")
+TARGETS = (
+    "paper-gmm",
+    "balanced-gmm",
+    "song-ermon-toy",
+    "paper-gmm-d1000",
+    "label-switching-k3",
+    "iris-enumerated-k3",
+    "factor-sign-d50",
+    "bumps-d20-improper",
+)
 NUM_CHAINS = 64
 TV_GOAL = 0.05
 SMC_MUTATIONS, LEAPFROG = 10, 5
@@ -35,11 +45,16 @@ class Target:
             self.ref_loc, self.ref_scale = np.zeros(self.dim), np.full(self.dim, s)
             self.ref_text = f"N(0, {s:.2f}^2 I)"
             self.patch_size = min(10, max(1, self.dim // 10))
-        else:  # the prior (one diagonal Gaussian component): temper the likelihood
+        elif t.prior is not None:  # the prior (one diagonal Gaussian): temper the likelihood
             w, locs, scales = t.prior
             assert len(w) == 1
             self.ref_loc, self.ref_scale = np.asarray(locs[0]), np.asarray(scales[0])
-            self.ref_text = "the prior N(0, 10^2 I)"
+            self.ref_text = f"the prior N({locs[0][0]:g}, {scales[0][0]:g}^2 I)"
+            self.patch_size = min(2, self.dim)
+        else:  # no prior to draw (ImproperUniform + factor): a broad Gaussian, as for mixtures
+            s = 1.5 * float(np.sqrt(np.max(np.mean(np.asarray(t.starts) ** 2, -1)) + 1.0))
+            self.ref_loc, self.ref_scale = np.zeros(self.dim), np.full(self.dim, s)
+            self.ref_text = f"N(0, {s:.2f}^2 I)"
             self.patch_size = min(2, self.dim)
         self.ref_loc = jnp.asarray(self.ref_loc, jnp.float32)
         self.ref_scale = jnp.asarray(self.ref_scale, jnp.float32)
@@ -71,6 +86,12 @@ def make_target(name):
         return Target(name, paper_gmm(1000), "mixture")
     if name == "label-switching-k3":
         return Target(name, label_switching(3), "posterior")
+    if name == "iris-enumerated-k3":
+        return Target(name, iris_label_switching(3), "posterior")
+    if name == "factor-sign-d50":
+        return Target(name, factor_sign(40), "posterior")
+    if name == "bumps-d20-improper":  # started in the minor bump (mode 0, mass 0.3)
+        return Target(name, two_bumps(20, minor=0.3, offset=1.0), "posterior")
     raise ValueError(f"unknown target {name!r}; choose from {TARGETS}")
 
 
@@ -92,7 +113,7 @@ def sizes(target, method, quick):
         "pt": (50, 100) if big else (100, 300),
     }
     if target.kind == "posterior":  # the tempered route adapts its ladder in >= 40 transitions
-        table.update({m: (50, 150) for m in ("chained", "chained-ula", "mala", "nuts")})
+        table.update({m: (100, 400) for m in ("chained", "chained-ula", "mala", "nuts")})
     w, n = table.get(method, (0, 0))
     return dict(
         num_warmup=w,

@@ -389,17 +389,19 @@ def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
         )
     assert observed.conditional == "tempered" and observed.plan.sigmas is None
 
-    # where the prior cannot be drawn forward: the full sweep, with the warning of what is lost
+    # where the prior cannot be drawn forward: the tempered route from a fitted reference,
+    # not annealed either, and the warning says which reference
     def improper(y=None):
         mu = numpyro.sample("mu", dist.ImproperUniform(dist.constraints.real, (), ()))
         numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
 
-    with pytest.warns(UserWarning, match="full-conditional sweep"):
-        fallback = ChainedLangevin(improper)
-        MCMC(fallback, num_warmup=2, num_samples=2, progress_bar=False).run(
+    with pytest.warns(UserWarning, match="Gaussian reference fitted in warmup"):
+        fitted = ChainedLangevin(improper)
+        MCMC(fitted, num_warmup=2, num_samples=2, progress_bar=False).run(
             random.key(0), jnp.zeros(3)
         )
-    assert fallback.conditional == "full"
+    assert fitted.conditional == "tempered" and fitted.plan.reference == "gaussian"
+    assert fitted.plan.sigmas is None
 
 
 def test_functional_chained_needs_step_sizes_for_a_zero_level():
@@ -861,9 +863,12 @@ def test_the_plan_is_frozen_and_says_what_runs():
         observed.init(random.key(0), 100, None, (jnp.zeros(3),), {})
     text = str(observed.plan)
     assert text == (
-        "route: tempered from the prior, 8 powers (adapted in warmup), every replica: MALA "
-        "x 2; patches not swept (sweep_posterior=False)"
+        "route: tempered from the prior, 8 powers (adapted in warmup), hot replicas: MALA "
+        "x 2; posterior: MALA x 6, patches not swept (sweep_posterior=False)"
     )
+    # 7 hot replicas x (2 steps + 1 gradient after the swaps), the posterior's 6 + 1, and
+    # one log-likelihood per replica of the 9 for the swaps
+    assert observed.plan.gradients_per_transition == 7 * 3 + 6 + 1 + 9
     swept = ChainedLangevin(hier_obs, patch_size=2, conditional="tempered", sweep_posterior=True)
     swept.init(random.key(0), 100, None, (jnp.zeros(3),), {})
     assert str(swept.plan).endswith("posterior: full sweep over 2 patches of 2, 20 steps each")

@@ -7,7 +7,8 @@
   fixed seed. Chains start in the *widest* component (:meth:`FamilyMember.init_params`).
 - **Posteriors** (``kind="posterior"``): eight schools (centred and non-centred), Neal's funnel,
   a logistic regression, a hierarchical Dirichlet-multinomial model and a robust regression
-  written with ``numpyro.factor``; observed data are generated from a fixed seed and closed over.
+  written with ``numpyro.factor``, their data generated from a fixed seed and closed over; and
+  three regressions on real data sets that scikit-learn ships (``examples.real_data``).
 
 >>> import jax, numpy as np
 >>> m = member("mix-d10-k2-diag-sep")
@@ -31,6 +32,8 @@ import numpyro.distributions as dist
 from jax.typing import ArrayLike
 from numpyro.handlers import reparam
 from numpyro.infer.reparam import LocScaleReparam
+
+from .real_data import breast_cancer_logistic, diabetes_linear, wine_softmax
 
 __all__ = ["FamilyMember", "Reference", "family", "member", "NAMES"]
 
@@ -256,6 +259,11 @@ def _robust_factor() -> FamilyMember:
     return _posterior("robust-regression-factor", model, 5, desc, ref)
 
 
+def _real(name: str, build: Callable) -> FamilyMember:
+    model, dim, desc, sites = build()  # numpyro_cld.examples.real_data
+    return _posterior(name, model, dim, desc, Reference(sites))
+
+
 # mixtures: (d, K, dense, separation in units of the mean scale, seed)
 _MIXTURES = [
     (10, 2, False, 8.0, 10),
@@ -276,6 +284,9 @@ _BUILDERS: dict[str, Callable[[], FamilyMember]] = {
     "logistic-d11": _logistic,
     "dirichlet-multinomial": _dirichlet_multinomial,
     "robust-regression-factor": _robust_factor,
+    "logistic-cancer-d31": lambda: _real("logistic-cancer-d31", breast_cancer_logistic),
+    "linear-diabetes-d12": lambda: _real("linear-diabetes-d12", diabetes_linear),
+    "softmax-wine-d28": lambda: _real("softmax-wine-d28", wine_softmax),
 }
 NAMES: tuple[str, ...] = tuple(_BUILDERS)
 """The names of the members, mixtures first."""

@@ -81,8 +81,9 @@ class ChainedLangevin(LangevinBase):
     exchange over ``p_b ~ q^(1 - b) pi^b`` (``betas``) from a reference ``q`` drawn exactly:
     the prior of a model with data (the likelihood tempered; enumerated discrete sites summed
     out), else a Gaussian fitted in warmup (an improper prior, a model without data, a
-    ``potential_fn``). Every replica moves by two whole-vector MALA steps of its own law
-    (``sweep_posterior=True``: the patch sweep at ``b = 1``), neighbouring replicas swap by
+    ``potential_fn``). The replicas of powers in ``(0, 1)`` move by two whole-vector MALA
+    steps of their own law, the posterior replica by six (``sweep_posterior=True``: the patch
+    sweep at ``b = 1``), neighbouring replicas swap by
     Metropolis-Hastings with the non-reversible even/odd schedule (Syed et al. 2022), and
     the ladder is adapted in warmup to equal swap rates. Exact, and it finds modes of the
     target from a start in one of them (``docs/posteriors.md``);
@@ -133,7 +134,7 @@ class ChainedLangevin(LangevinBase):
     :param bool sweep_posterior: on the tempered route, move the posterior replica by the
         patch sweep instead of MALA (default False: on a generic model a patch step costs a
         whole gradient, so a sweep costs ``patches x steps_per_patch`` gradients against
-        two for MALA, for no mode-finding; worth it where the patches' conditionals are
+        six for MALA, for no mode-finding; worth it where the patches' conditionals are
         cheap or much better conditioned).
     :param bool adjust: Metropolis-Hastings test for each patch step (MALA). Default:
         ``True`` when the target (and the prefix source) has a density, else ``False``.
@@ -326,7 +327,9 @@ class ChainedLangevin(LangevinBase):
                 tempered_path(self, plan.reference, model_args, model_kwargs),
                 local,
                 (plan.betas, plan.adapt_betas),
-                make_target=(lambda f: self._chained(f, None)) if plan.sweep_posterior else local,
+                make_target=(lambda f: self._chained(f, None))
+                if plan.sweep_posterior
+                else mala_local(self, plan.step_size, plan.target_steps, self._num_warmup),
                 num_warmup=self._num_warmup,
             )
         prefix = self._prefix(model_args, model_kwargs) if plan.route == "prefix" else None
