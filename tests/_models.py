@@ -27,3 +27,11 @@ def sign_model(y=None):
     theta = numpyro.sample("theta", dist.Normal(0.5, 1.0))
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
     numpyro.sample("y", dist.Normal(theta**2, sigma).expand([3]).to_event(1), obs=y)
+
+
+def sign_model_bounded_noise(y=None):
+    """``sign_model`` with ``sigma ~ LogNormal(-0.7, 0.3)``: the same two modes and a positive
+    site, without the funnel that ``sigma -> 0`` makes (``theta``'s width is ``sigma``)."""
+    theta = numpyro.sample("theta", dist.Normal(0.5, 1.0))
+    sigma = numpyro.sample("sigma", dist.LogNormal(-0.7, 0.3))
+    numpyro.sample("y", dist.Normal(theta**2, sigma).expand([3]).to_event(1), obs=y)

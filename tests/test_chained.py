@@ -864,7 +864,7 @@ def test_the_plan_is_frozen_and_says_what_runs():
     text = str(observed.plan)
     assert text == (
         "route: tempered from the prior, 8 powers (adapted in warmup), hot replicas: MALA "
-        "x 2; posterior: MALA x 6, patches not swept (sweep_posterior=False)"
+        "x 2; posterior: MALA x 6 (dense mass), patches not swept (sweep_posterior=False)"
     )
     # 7 hot replicas x (2 steps + 1 gradient after the swaps), the posterior's 6 + 1, and
     # one log-likelihood per replica of the 9 for the swaps

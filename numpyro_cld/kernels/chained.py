@@ -329,7 +329,9 @@ class ChainedLangevin(LangevinBase):
                 (plan.betas, plan.adapt_betas),
                 make_target=(lambda f: self._chained(f, None))
                 if plan.sweep_posterior
-                else mala_local(self, plan.step_size, plan.target_steps, self._num_warmup),
+                else mala_local(
+                    self, plan.step_size, plan.target_steps, self._num_warmup, plan.dense_mass
+                ),
                 num_warmup=self._num_warmup,
             )
         prefix = self._prefix(model_args, model_kwargs) if plan.route == "prefix" else None

@@ -148,8 +148,8 @@ def pilot_or_none(kernel, path, make_local, one_params, num_steps):
     return sized_ladder(path, make_local, position, num_steps)
 
 
-def mala_local(kernel: LangevinBase, step_size, num_steps, num_warmup):
-    """Builder of the local sampler at every power: whole-vector MALA with the kernel's
+def mala_local(kernel: LangevinBase, step_size, num_steps, num_warmup, dense_mass=False):
+    """Builder of the local sampler at a power: whole-vector MALA with the kernel's
     adjustment and step-size adaptation (the pilot builds it with its own warmup length)."""
     return lambda potential_and_score: langevin(
         potential_and_score,
@@ -158,6 +158,7 @@ def mala_local(kernel: LangevinBase, step_size, num_steps, num_warmup):
         adjust=kernel._adjust,
         num_warmup=num_warmup,
         target_accept_prob=kernel._target_accept_prob,
+        dense_mass=dense_mass,
     )
 
 
