@@ -1,12 +1,15 @@
 """Argument checks shared by the kernels and samplers: each names the parameter and what was
 expected."""
 
+import inspect
 import math
 import numbers
+import os
 import warnings
 
 import jax
 import numpy as np
+import numpyro
 
 
 def positive_float(name, value):
@@ -135,3 +138,16 @@ def renamed(new_name, new_value, old_name, old_value, stacklevel=3):
         stacklevel=stacklevel,
     )
     return old_value
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the user's line: the first frame, from
+    the one that calls ``warnings.warn``, outside this package, NumPyro and JAX (a kernel's
+    warnings are raised under ``MCMC.run``, several calls deep)."""
+    inside = tuple(os.path.dirname(m.__file__) + os.sep for m in (numpyro, jax)) + (
+        os.path.dirname(__file__) + os.sep,
+    )
+    frame, level = inspect.currentframe().f_back, 1
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -874,6 +874,15 @@ def test_the_plan_is_frozen_and_says_what_runs():
     assert str(swept.plan).endswith("posterior: full sweep over 2 patches of 2, 20 steps each")
 
 
+def test_route_warning_points_at_the_users_line():
+    # the warning is raised several calls deep under MCMC.run: it names this file, the line
+    # that ran the chain, not NumPyro's or the package's internals
+    with pytest.warns(UserWarning, match="running conditional='tempered'") as record:
+        MCMC(ChainedLangevin(hier_obs, patch_size=2), num_warmup=2, num_samples=2,
+             progress_bar=False).run(random.key(0), jnp.zeros(3))  # fmt: skip
+    assert {w.filename for w in record} == {__file__}
+
+
 def test_blocks_is_the_former_name_of_patches():
     # `blocks` shared its name with the numpyro_cld.blocks package: renamed `patches`, the old
     # name kept for one release with a FutureWarning, the same layout either way

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import jax
 
+from ..checks import user_stacklevel
 from ..schedules import (
     annealed_sigmas,
     check_lambdas,
@@ -38,7 +39,7 @@ def path_levels(path: str, sigmas, lambdas, base) -> tuple[jax.Array, bool]:
                     "the target's scale) but 'no annealing' in ChainedLangevin; pass "
                     "sigmas='auto'. None will be refused on path 've' in version 0.3.0.",
                     FutureWarning,
-                    stacklevel=4,
+                    stacklevel=user_stacklevel(),
                 )
             auto = sigmas is None or (isinstance(sigmas, str) and sigmas == "auto")
             if isinstance(sigmas, str) and not auto:
@@ -70,7 +71,7 @@ def auto_sigmas(model: Callable, model_args: tuple, model_kwargs: dict) -> jax.A
             "no sampler, e.g. ImproperUniform); using the paper's ncsn_sigmas(1, 0.01, 10). "
             "Pass `sigmas` set to the target's scale.",
             UserWarning,
-            stacklevel=5,
+            stacklevel=user_stacklevel(),
         )
         return None
     with jax.ensure_compile_time_eval():

@@ -108,7 +108,8 @@ class ChainedLangevin(LangevinBase):
         ``potential_and_score``, ``has_density``) over the same coordinates and patches.
     :param prefix_potential: ``f(x, n) = -log p(x_{<n})`` on the flat latent vector in site
         order; coordinates from ``n`` on must not change the value.
-    :param int patch_size: coordinates per patch (default 1).
+    :param int patch_size: coordinates per patch (default 1). On the tempered route the
+        patches are swept only with ``sweep_posterior=True`` (``kernel.plan`` says so).
     :param str conditional: ``"auto"``, ``"prefix"``, ``"full"`` or ``"tempered"``.
     :param int steps_per_patch: Langevin steps per patch (per noise level with ``sigmas``, so
         a sweep costs ``patches x levels x steps_per_patch`` patch gradients). Default 20, or

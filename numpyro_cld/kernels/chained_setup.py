@@ -10,6 +10,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ..blocks.patches import PatchLayout, patch_layout
+from ..checks import user_stacklevel
 from ..sources.model_prefix import (
     NotExactError,
     latent_sites,
@@ -166,7 +167,9 @@ def choose_conditional(
                 "not mode-finding) or pass a `prefix_potential`/`prefix_source`."
             ) from None
         if tempered_unavailable() is None:
-            warnings.warn(_tempered_note(e, *tempered_reference), UserWarning, stacklevel=6)
+            warnings.warn(
+                _tempered_note(e, *tempered_reference), UserWarning, stacklevel=user_stacklevel()
+            )
             return "tempered", None
         warnings.warn(
             f"ChainedLangevin: no exact prefix conditionals ({e}), and the tempered route "
@@ -175,7 +178,7 @@ def choose_conditional(
             "Pass `prefix_potential` or `prefix_source` for the mode-finding prefix sweep, "
             "or conditional='full' to silence this.",
             UserWarning,
-            stacklevel=6,
+            stacklevel=user_stacklevel(),
         )
         return "full", None
     if order == "random":
