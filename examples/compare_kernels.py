@@ -130,9 +130,12 @@ def main(argv=None):
     table = diagnostics.compare_kernels(runs, target)
     print(table)
     os.makedirs(args.out, exist_ok=True)
-    fig = plots.plot_mode_frequencies(table.coverage)
+    title = (
+        f"{target.name}, d = {target.dim}, {args.chains} chains per kernel, start: {target.start}"
+    )
+    fig = plots.plot_mode_frequencies(table.coverage, title=title)
     fig.savefig(os.path.join(args.out, "frequencies.png"), dpi=120, bbox_inches="tight")
-    fig = plots.plot_frequency_vs_steps(table.coverage, steps_per_draw=args.steps)
+    fig = plots.plot_frequency_vs_steps(table.coverage, steps_per_draw=args.steps, title=title)
     fig.savefig(os.path.join(args.out, "frequency_vs_steps.png"), dpi=120, bbox_inches="tight")
     table.frame.to_csv(os.path.join(args.out, "table.csv"))
     print("wrote", os.path.join(args.out, "{frequencies,frequency_vs_steps}.png"), "and table.csv")

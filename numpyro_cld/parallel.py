@@ -74,6 +74,13 @@ def sharded_chains(
         >>> mcmc.get_samples(group_by_chain=True)["x"].shape == (n, 10)
         True
     """
+    if callable(devices) and not isinstance(devices, jax.Device):
+        # `MCMC(..., chain_method=sharded_chains)`: NumPyro called the factory with its
+        # chain function where `devices` goes
+        raise TypeError(
+            "`sharded_chains` is a factory: pass `chain_method=sharded_chains()` (called), "
+            "not `chain_method=sharded_chains`; got a callable as `devices`."
+        )
     if devices is not None and (
         isinstance(devices, jax.Device) or not hasattr(devices, "__iter__")
     ):

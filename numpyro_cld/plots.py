@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 from numpy.typing import ArrayLike
 
 from .checks import float_array, number, positive_int
@@ -87,6 +88,7 @@ def plot_mode_frequencies(
     mode_names: Sequence[str] | None = None,
     show_chains: bool = True,
     figsize: tuple[float, float] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Bars: pooled frequency of each mode per run; black segments: target weights;
     dots: each chain's frequency (chains stuck in one mode show up at 0 and 1).
@@ -96,6 +98,8 @@ def plot_mode_frequencies(
     :param mode_names: names of the modes (default ``"mode k"``).
     :param bool show_chains: draw each chain's frequency as a dot.
     :param figsize: matplotlib figure size in inches.
+    :param str title: the figure's title (say the target, its dimension, the chains and
+        where they started: a frequency means little without them).
     """
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
@@ -131,7 +135,10 @@ def plot_mode_frequencies(
         ax.set_xticks(x, names)
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("frequency")
-        fig.legend(loc="outside upper center", ncols=len(runs) + (w is not None), fontsize="small")
+        # below the axes: the title, when given, takes the top
+        fig.legend(loc="outside lower center", ncols=len(runs) + (w is not None), fontsize="small")
+        if title is not None:
+            fig.suptitle(title)
     return fig
 
 
@@ -144,6 +151,7 @@ def plot_frequency_vs_steps(
     log_x: bool = True,
     cumulative: bool = False,
     figsize: tuple[float, float] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Fraction of chains in each mode against the number of steps; one panel per run,
     target weights dashed.
@@ -156,6 +164,7 @@ def plot_frequency_vs_steps(
     :param bool log_x: logarithmic step axis (when every step count is positive).
     :param bool cumulative: plot the pooled frequency of draws up to each step instead.
     :param figsize: matplotlib figure size in inches.
+    :param str title: the figure's title.
     """
     runs, K = _coverages(coverage)
     names = _mode_names(mode_names, K)
@@ -178,18 +187,30 @@ def plot_frequency_vs_steps(
             start = spd if first_step is None else first_step
             steps = start + spd * np.arange(f.shape[0])
             for k in range(K):
-                (line,) = ax.plot(steps, f[:, k], label=names[k])
+                # later modes drawn thinner and on top: curves that coincide (two modes
+                # both at 0 in a stuck run) stay visible
+                (line,) = ax.plot(
+                    steps, f[:, k], label=names[k], lw=max(2.8 - 0.7 * k, 0.8), zorder=2 + k
+                )
                 if "target_weight" in cov.data_vars:
                     ax.axhline(
                         float(cov["target_weight"][k]), ls="--", lw=1, color=line.get_color()
                     )
             if log_x and steps.min() > 0:
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^1 3x10^1 ... overlap
             ax.set_title(name)
             ax.set_xlabel("steps")
         axes[0, 0].set_ylabel("cumulative frequency" if cumulative else "fraction of chains")
         axes[0, 0].set_ylim(-0.02, 1.02)
-        axes[0, -1].legend(fontsize="small")
+        # one legend for every panel (the modes' colours are the same in each)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        if any("target_weight" in c.data_vars for c in runs.values()):
+            handles.append(plt.Line2D([], [], ls="--", lw=1, color="grey"))
+            labels.append("target weight")
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
+        if title is not None:
+            fig.suptitle(title)
     return fig
 
 

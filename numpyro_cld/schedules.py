@@ -61,9 +61,9 @@ LAMBDA_SCHEDULES = ("linear", "cosine", "exponential")
 def check_sigmas(
     sigmas: ArrayLike, name: str = "sigmas", allow_zero_last: bool = False
 ) -> jax.Array:
-    """``sigmas`` as a float32 array: 1-d, at least one level, finite, positive (the last may
-    be 0 with ``allow_zero_last``: the unsmoothed target), strictly decreasing, all of which
-    must still hold after the cast to float32."""
+    """``sigmas`` as an array of the default float type (float32; float64 under x64): 1-d,
+    at least one level, finite, positive (the last may be 0 with ``allow_zero_last``: the
+    unsmoothed target), strictly decreasing, all of which must also hold in float32."""
     arr = float_array(name, sigmas)
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-d sequence of noise levels, got shape {arr.shape}.")
@@ -76,12 +76,19 @@ def check_sigmas(
     if np.any(np.diff(arr) >= 0):
         raise ValueError(f"`{name}` must be strictly decreasing, got {arr.tolist()}.")
     _check_float32(name, arr, arr[arr > 0], "decreasing")
-    return jnp.asarray(arr, jnp.float32)
+    return _default_float(arr)
+
+
+def _default_float(arr: np.ndarray) -> jax.Array:
+    # the levels in the type the samplers run in: float32, or float64 under x64, where a
+    # float32 copy would round every level (0.1 to 0.10000000149) in a float64 chain
+    return jnp.asarray(arr, jnp.result_type(float))
 
 
 def _check_float32(name: str, arr: np.ndarray, positive: np.ndarray, order: str) -> None:
     # levels valid in float64 can overflow to inf, underflow to 0 or collapse onto each
-    # other once cast to the float32 the samplers run in
+    # other once cast to the float32 the samplers run in without x64 (checked under x64 too,
+    # so that a schedule that works in one process works in every other)
     f32 = np.finfo(np.float32)
     if np.any(np.abs(arr) > f32.max) or np.any(np.abs(positive) < f32.tiny):
         raise ValueError(
@@ -97,9 +104,9 @@ def _check_float32(name: str, arr: np.ndarray, positive: np.ndarray, order: str)
 
 
 def check_lambdas(lambdas: ArrayLike, name: str = "lambdas", allow_zero: bool = False) -> jax.Array:
-    """``lambdas`` as a float32 array: 1-d, at least one level, strictly increasing (also
-    after the cast to float32), in ``(0, 1]`` (``[0, 1]`` with ``allow_zero``, for the
-    tempered path)."""
+    """``lambdas`` as an array of the default float type (float32; float64 under x64): 1-d,
+    at least one level, strictly increasing (also in float32), in ``(0, 1]`` (``[0, 1]``
+    with ``allow_zero``, for the tempered path)."""
     arr = float_array(name, lambdas)
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-d sequence of levels, got shape {arr.shape}.")
@@ -112,7 +119,7 @@ def check_lambdas(lambdas: ArrayLike, name: str = "lambdas", allow_zero: bool = 
     if np.any(np.diff(arr) <= 0):
         raise ValueError(f"`{name}` must be strictly increasing, got {arr.tolist()}.")
     _check_float32(name, arr, arr[arr > 0], "increasing")
-    return jnp.asarray(arr, jnp.float32)
+    return _default_float(arr)
 
 
 def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num_levels: int = 10) -> jax.Array:
@@ -132,19 +139,19 @@ def ncsn_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num_levels: int
                 f"{f32.max:.3g}], got {v!r}."
             )
     if num_levels == 1:
-        return jnp.asarray([sigma_min], jnp.float32)
+        return _default_float(np.array([sigma_min]))
     if not sigma_max > sigma_min:
         raise ValueError(
             f"`sigma_max` must exceed `sigma_min`, got sigma_max={sigma_max}, "
             f"sigma_min={sigma_min}."
         )
-    levels = np.geomspace(sigma_max, sigma_min, num_levels).astype(np.float32)
-    if np.any(np.diff(levels) >= 0):
+    levels = np.geomspace(sigma_max, sigma_min, num_levels)
+    if np.any(np.diff(levels.astype(np.float32)) >= 0):
         raise ValueError(
             f"`sigma_max`={sigma_max} and `sigma_min`={sigma_min} are too close for "
             f"{num_levels} distinct float32 levels; lower `num_levels` or widen the range."
         )
-    return jnp.asarray(levels)
+    return _default_float(levels)
 
 
 def ncsn_step_sizes(
@@ -217,7 +224,7 @@ def vp_lambdas(
     schedule = one_of("schedule", schedule, LAMBDA_SCHEDULES)
     lambda_min = open_unit("lambda_min", lambda_min)
     if num_levels == 1:
-        return jnp.ones((1,), jnp.float32)
+        return jnp.ones((1,), jnp.result_type(float))
     t = np.linspace(0.0, 1.0, num_levels)
     if schedule == "linear":
         lam = lambda_min + (1 - lambda_min) * t

@@ -70,11 +70,21 @@ class GaussianMixtureTarget:
         """Number of components ``K``."""
         return int(np.shape(self.weights)[0])
 
+    def _params(self) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """``(weights, locs, scales)`` in at least the default float type: float64 under x64
+        (float32 arrays there would make the model's sites float32 for float32 draws), float32
+        without it."""
+        return tuple(
+            # result_type: float64 definitions read as float32 without x64, with no warning
+            jnp.asarray(a, jnp.promote_types(jnp.result_type(a), jnp.result_type(float)))
+            for a in (self.weights, self.locs, self.scales)
+        )
+
     def distribution(self) -> dist.MixtureSameFamily:
         """The target as a ``MixtureSameFamily`` of ``Independent`` Normals."""
+        weights, locs, scales = self._params()
         return dist.MixtureSameFamily(
-            dist.Categorical(probs=jnp.asarray(self.weights)),
-            dist.Normal(jnp.asarray(self.locs), jnp.asarray(self.scales)).to_event(1),
+            dist.Categorical(probs=weights), dist.Normal(locs, scales).to_event(1)
         )
 
     def model(self) -> None:
@@ -89,9 +99,9 @@ class GaussianMixtureTarget:
         x = jnp.asarray(x)
         if x.ndim < 1 or x.shape[-1] != self.dim:
             raise ValueError(f"`x` must have shape (..., {self.dim}), got {x.shape}.")
-        x = x[..., None, :]
-        comp = dist.Normal(jnp.asarray(self.locs), jnp.asarray(self.scales)).log_prob(x)
-        logits = jnp.log(jnp.asarray(self.weights)) + comp.sum(-1)
+        weights, locs, scales = self._params()
+        comp = dist.Normal(locs, scales).log_prob(x[..., None, :])
+        logits = jnp.log(weights) + comp.sum(-1)
         return logits - jax.scipy.special.logsumexp(logits, -1, keepdims=True)
 
     def assign(self, x: ArrayLike) -> jax.Array:
@@ -123,7 +133,8 @@ class GaussianMixtureTarget:
             if not 0 <= k < self.num_modes:
                 raise ValueError(f"`start` mode must be in 0..{self.num_modes - 1}, got {k}.")
             eps = random.normal(rng_key, (num_chains, self.dim))
-            x = jnp.asarray(self.locs[k]) + jnp.asarray(self.scales[k]) * eps
+            _, locs, scales = self._params()
+            x = locs[k] + scales[k] * eps
         elif isinstance(start, tuple) and start[:1] == ("uniform",):
             low, high = (np.nan, np.nan) if len(start) != 3 else start[1:]
             if not -np.inf < low < high < np.inf:
@@ -141,12 +152,13 @@ def paper_gmm(dim: int = 100) -> GaussianMixtureTarget:
 
     :param int dim: dimension ``d``.
     """
-    ones = np.ones(positive_int("dim", dim), np.float32)
+    # float64 definitions: exact under x64, and rounded to float32 by JAX without it
+    ones = np.ones(positive_int("dim", dim))
     return GaussianMixtureTarget(
         "paper-gmm",
-        np.array([0.2, 0.4, 0.4], np.float32),
+        np.array([0.2, 0.4, 0.4]),
         np.stack([0 * ones, ones, -ones]),
-        np.stack([np.sqrt(3.0) * ones, ones, ones]).astype(np.float32),
+        np.stack([np.sqrt(3.0) * ones, ones, ones]),
         start="mode0",
     )
 
@@ -156,10 +168,10 @@ def balanced_gmm(dim: int = 100) -> GaussianMixtureTarget:
 
     :param int dim: dimension ``d``.
     """
-    ones = np.ones(positive_int("dim", dim), np.float32)
+    ones = np.ones(positive_int("dim", dim))
     return GaussianMixtureTarget(
         "balanced-gmm",
-        np.full(3, 1 / 3, np.float32),
+        np.full(3, 1 / 3),
         np.stack([0 * ones, ones, -ones]),
         np.stack([ones, ones, ones]),
         start="mode0",
@@ -170,8 +182,8 @@ def song_ermon_toy() -> GaussianMixtureTarget:
     """song-ermon-toy: ``0.2 N((-5,-5), I) + 0.8 N((5,5), I)``, uniform starts in [-8, 8]^2."""
     return GaussianMixtureTarget(
         "song-ermon-toy",
-        np.array([0.2, 0.8], np.float32),
-        np.array([[-5.0, -5.0], [5.0, 5.0]], np.float32),
-        np.ones((2, 2), np.float32),
+        np.array([0.2, 0.8]),
+        np.array([[-5.0, -5.0], [5.0, 5.0]]),
+        np.ones((2, 2)),
         start=("uniform", -8.0, 8.0),
     )

@@ -1,4 +1,7 @@
+import contextlib
+import logging
 import os
+import re
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -6,6 +9,8 @@ import jax
 import numpy as np
 import pytest
 from numpyro.diagnostics import effective_sample_size
+
+from numpyro_cld import notes
 
 # a script the multi-process test starts (it reads its command line at import), not a module
 collect_ignore = ["_multiprocess_worker.py"]
@@ -16,6 +21,21 @@ if not ON_CPU:
     # float32 matmuls there default to TF32 / bf16 passes (10-bit mantissas), which the
     # tolerances of the float32 tests do not allow for: the suite asks for full precision
     jax.config.update("jax_default_matmul_precision", "highest")
+
+
+@pytest.fixture(autouse=True)
+def _notes_said_afresh():
+    """Each test hears the package's once-per-process notes (:mod:`numpyro_cld.notes`)."""
+    notes.reset()
+
+
+@contextlib.contextmanager
+def says(caplog, pattern):
+    """Assert that the block logs a note matching ``pattern`` on the ``numpyro_cld`` logger."""
+    with caplog.at_level(logging.INFO, logger="numpyro_cld"):
+        yield
+    said = [r.getMessage() for r in caplog.records if r.name == "numpyro_cld"]
+    assert any(re.search(pattern, m) for m in said), f"no note matching {pattern!r}: {said}"
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -12,12 +12,12 @@ PACKAGE = "numpyro_cld"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
 
 # The core, bottom to top: the layers blocks -> sources -> samplers -> kernels, with the
-# shared helpers where their own imports put them. checks and scales import no layer, so
+# shared helpers where their own imports put them. checks, notes and scales import no layer, so
 # every layer may use them; schedules imports blocks.random (GaussianBase.sample), so it
 # sits above blocks, and blocks may not import it. A core module may import its own group
 # and the groups below it: no higher group, and nothing outside the core (the package's
 # __init__, examples, diagnostics, plots, nets, calibration, targets, data, parallel).
-CORE = ("checks", "scales", "blocks", "schedules", "sources", "samplers", "kernels")
+CORE = ("checks", "notes", "scales", "blocks", "schedules", "sources", "samplers", "kernels")
 ALLOWED = {group: CORE[: i + 1] for i, group in enumerate(CORE)}
 
 

@@ -1,6 +1,7 @@
 """ChainedLangevin: prefix sources, exactness of both sweeps, NumPyro integration, bad inputs."""
 
 import dataclasses
+import logging
 import math
 import pickle
 import warnings
@@ -10,12 +11,13 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from conftest import says
 from jax import random
 from numpyro.diagnostics import effective_sample_size
 from numpyro.infer import MCMC, NUTS, Gibbs
 from scipy import stats
 
-from numpyro_cld import ChainedLangevin, Langevin
+from numpyro_cld import ChainedLangevin, Langevin, notes
 from numpyro_cld.blocks import patch_layout
 from numpyro_cld.samplers import chained
 from numpyro_cld.schedules import chained_sigmas
@@ -371,7 +373,7 @@ def test_chained_sigmas_pruned_search_equals_every_patch():
 
 
 @pytest.mark.slow
-def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
+def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact(caplog):
     model, _ = two_mixture(d=4)
     kernel = ChainedLangevin(model, patch_size=2, steps_per_patch=2)
     mcmc = MCMC(kernel, num_warmup=3, num_samples=2, progress_bar=False)
@@ -382,7 +384,7 @@ def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
     assert mcmc.last_state.step_scale.shape == (2, 40)
     assert np.all(np.isfinite(np.asarray(mcmc.get_samples()["x"])))
     # a model with data: the tempered route, unannealed, said in one line
-    with pytest.warns(UserWarning, match="running conditional='tempered'"):
+    with says(caplog, "running conditional='tempered'"):
         observed = ChainedLangevin(hier_obs, patch_size=2, steps_per_patch=2)
         MCMC(observed, num_warmup=2, num_samples=2, progress_bar=False).run(
             random.key(0), jnp.zeros(3)
@@ -395,7 +397,7 @@ def test_auto_sigmas_anneal_only_where_the_smoothed_prefix_is_exact():
         mu = numpyro.sample("mu", dist.ImproperUniform(dist.constraints.real, (), ()))
         numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
 
-    with pytest.warns(UserWarning, match="Gaussian reference fitted in warmup"):
+    with says(caplog, "Gaussian reference fitted in warmup"):
         fitted = ChainedLangevin(improper)
         MCMC(fitted, num_warmup=2, num_samples=2, progress_bar=False).run(
             random.key(0), jnp.zeros(3)
@@ -543,13 +545,13 @@ def test_vectorized_resume_and_arviz():
 
 
 @pytest.mark.slow  # CI budget: Langevin's Gibbs block test runs in CI
-def test_as_gibbs_block(mc_check):
+def test_as_gibbs_block(mc_check, caplog):
     def model():
         x = numpyro.sample("x", dist.Normal(jnp.zeros(2), 1.0))
         numpyro.sample("y", dist.Normal(x.sum(), 1.0))  # y ~ N(0, 3) marginally
 
     # conditioned on y, the x block is a model with data: "auto" runs the tempered route
-    with pytest.warns(UserWarning, match="no exact prefix conditionals"):
+    with says(caplog, "no exact prefix conditionals"):
         kernel = Gibbs(
             [
                 (ChainedLangevin(model, patch_size=1, adjust=True, steps_per_patch=3), ["x"]),
@@ -767,7 +769,7 @@ def test_model_without_latent_sites_gives_empty_samples_as_nuts(conditional):
     np.testing.assert_array_equal(out["chained"]["d"], out["nuts"]["d"])
 
 
-def test_scale_handler_is_not_ignored_by_the_prefix_sweep():
+def test_scale_handler_is_not_ignored_by_the_prefix_sweep(caplog):
     """A latent N(0, 1) under scale(4) has density N(0, 1/4): the prefix marginals of its
     distribution do not see the scale, so the kernel must not use them (it used to, and
     sampled sd 1.0 instead of 0.5)."""
@@ -779,7 +781,7 @@ def test_scale_handler_is_not_ignored_by_the_prefix_sweep():
     with pytest.raises(ValueError, match="handlers.scale"):
         _run(ChainedLangevin(model, patch_size=2, conditional="prefix"))
     kernel = ChainedLangevin(model, patch_size=2)
-    with pytest.warns(UserWarning, match="handlers.scale"):
+    with says(caplog, "handlers.scale"):
         mcmc = MCMC(kernel, num_warmup=200, num_samples=1000, progress_bar=False)
         mcmc.run(random.key(0))
     # no exact prefix, no data: the tempered route from a fitted Gaussian reference
@@ -843,7 +845,7 @@ def test_the_model_is_run_at_most_twice_as_often_as_by_nuts(body, args):
     assert counts["langevin"] <= 2 * counts["nuts"], counts
 
 
-def test_the_plan_is_frozen_and_says_what_runs():
+def test_the_plan_is_frozen_and_says_what_runs(caplog):
     model, _ = two_mixture(d=4)
     kernel = ChainedLangevin(model, patch_size=2, steps_per_patch=2, sigmas=None)
     assert kernel.plan is None
@@ -858,7 +860,7 @@ def test_the_plan_is_frozen_and_says_what_runs():
         "ChainedLangevin(patch_size=2, conditional='auto') <route: prefix (gaussian "
         "conditionals), sweep over 2 patches of 2, 2 steps each>"
     )
-    with pytest.warns(UserWarning, match="running conditional='tempered'"):
+    with says(caplog, "running conditional='tempered'"):
         observed = ChainedLangevin(hier_obs, patch_size=2)
         observed.init(random.key(0), 100, None, (jnp.zeros(3),), {})
     text = str(observed.plan)
@@ -874,13 +876,20 @@ def test_the_plan_is_frozen_and_says_what_runs():
     assert str(swept.plan).endswith("posterior: full sweep over 2 patches of 2, 20 steps each")
 
 
-def test_route_warning_points_at_the_users_line():
-    # the warning is raised several calls deep under MCMC.run: it names this file, the line
-    # that ran the chain, not NumPyro's or the package's internals
-    with pytest.warns(UserWarning, match="running conditional='tempered'") as record:
-        MCMC(ChainedLangevin(hier_obs, patch_size=2), num_warmup=2, num_samples=2,
+def test_route_is_said_once_on_the_logger_and_never_warned(caplog):
+    # the route a run picks is information, not a fault: said once per process on the
+    # `numpyro_cld` logger, so that suites run with warnings as errors (NumPyro's) pass, and
+    # not at all where the user chose it
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="numpyro_cld"):
+        warnings.simplefilter("error")
+        for _ in range(2):
+            MCMC(ChainedLangevin(hier_obs, patch_size=2), num_warmup=2, num_samples=2,
+                 progress_bar=False).run(random.key(0), jnp.zeros(3))  # fmt: skip
+        notes.reset()
+        MCMC(ChainedLangevin(hier_obs, conditional="tempered"), num_warmup=2, num_samples=2,
              progress_bar=False).run(random.key(0), jnp.zeros(3))  # fmt: skip
-    assert {w.filename for w in record} == {__file__}
+    said = [r.getMessage() for r in caplog.records if r.name == "numpyro_cld"]
+    assert len(said) == 1 and "running conditional='tempered'" in said[0]
 
 
 def test_blocks_is_the_former_name_of_patches():

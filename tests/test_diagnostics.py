@@ -388,6 +388,18 @@ def test_indicator_rhat_of_chains_frozen_in_different_modes_is_not_nan(num_chain
     assert row["modes_found"] == 2 and row["ind_rhat"] > 1e6
 
 
+def test_one_chain_gets_split_rhat_not_inf():
+    # one well-mixed chain is as converged as it can show: R-hat over its two halves (split
+    # R-hat), about 1; one chain that jumps between modes halfway is not
+    rng = np.random.default_rng(8)
+    iid = draws_from_labels(rng.choice(3, size=(1, 1000), p=W3), seed=9)
+    row = D.compare_kernels({"a": iid}, mixture3()).frame.loc["a"]
+    assert row["rhat"] < 1.02 and row["ind_rhat"] < 1.02 and row["ess_bulk"] > 700
+    jump = draws_from_labels(np.repeat([[0, 2]], 500, 1), seed=9)
+    row = D.compare_kernels({"b": jump}, mixture3()).frame.loc["b"]
+    assert row["ind_rhat"] > 1.5
+
+
 def test_compare_kernels_time_to_all_modes():
     # chain 0 has seen every mode at draw 2, chain 1 at draw 3, chain 2 never: median 3
     lab = np.array([[0, 1, 2, 0], [0, 0, 1, 2], [2, 2, 2, 2]])

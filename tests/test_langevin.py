@@ -244,7 +244,8 @@ def test_faults_are_flagged_and_never_sampled(adjust):
         chain_method="vectorized",
         progress_bar=False,
     )
-    with pytest.warns(RuntimeWarning, match="non-finite"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         mcmc.run(
             random.key(0),
             init_params=jnp.zeros((4, 1)),
@@ -252,10 +253,13 @@ def test_faults_are_flagged_and_never_sampled(adjust):
         )
     x = np.asarray(mcmc.get_samples())
     extra = mcmc.get_extra_fields()
+    # ULA flags every fault; MALA rejects them and flags only blocks that could not move
+    reported = any("diverged" in str(w.message) for w in caught)
+    assert reported == bool(extra["diverging"].any())
+    assert reported or adjust
     assert np.all(np.isfinite(x)) and np.all(x <= 2.0)
-    assert extra["diverging"].sum() > 0
+    assert extra["num_diverging"].sum() > 0
     assert np.all(extra["num_diverging"][extra["diverging"]] > 0)
-    assert np.all(extra["num_diverging"][~extra["diverging"]] == 0)
 
 
 @pytest.mark.slow  # CI budget: test_mala_correlated_gaussian adapts a mass matrix in CI

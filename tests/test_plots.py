@@ -74,9 +74,16 @@ def test_mode_frequencies_from_comparison_and_single_run(tmp_path):
 
 def test_frequency_vs_steps_plot(tmp_path):
     cov = runs()
-    fig = plots.plot_frequency_vs_steps(cov, steps_per_draw={"vanilla": 10, "chained": 20})
+    fig = plots.plot_frequency_vs_steps(
+        cov, steps_per_draw={"vanilla": 10, "chained": 20}, title="gmm, d = 2, start: mode 0"
+    )
     saved_png(fig, tmp_path / "steps.png")
     assert len(fig.axes) == 2
+    # one legend for all panels (the modes and the dashed target), and the title
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "mode 0", "mode 1", "mode 2", "target weight"
+    ]  # fmt: skip
+    assert fig.get_suptitle() == "gmm, d = 2, start: mode 0"
     for ax, (name, spd) in zip(fig.axes, [("vanilla", 10), ("chained", 20)], strict=False):
         assert ax.get_title() == name and ax.get_xscale() == "log"
         curves = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]

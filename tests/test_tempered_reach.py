@@ -14,6 +14,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from conftest import says
 from jax import random
 from numpyro.diagnostics import effective_sample_size
 from numpyro.infer import MCMC
@@ -56,11 +57,11 @@ def improper_bimodal():
     numpyro.factor("density", two_bumps(x, 3.0, 1.0, 0.3))
 
 
-def test_an_improper_prior_with_a_factor_runs_the_route_and_gets_the_masses():
+def test_an_improper_prior_with_a_factor_runs_the_route_and_gets_the_masses(caplog):
     # no prior to draw: the default one-liner takes the tempered route from a fitted
     # Gaussian; all chains start in the minor mode (mass 0.3)
     kernel = ChainedLangevin(improper_bimodal, patch_size=2)
-    with pytest.warns(UserWarning, match="Gaussian reference fitted in warmup"):
+    with says(caplog, "Gaussian reference fitted in warmup"):
         mcmc = _run(kernel, init_params={"x": jnp.full((CHAINS, 2), -3.0)})
     assert kernel.plan.reference == "gaussian"
     x = mcmc.get_samples(group_by_chain=True)["x"]
@@ -106,10 +107,10 @@ def _mixture_log_evidence():
     return logsumexp(log_f) + np.log(mu[1] - mu[0])
 
 
-def test_enumerated_discrete_sites_run_on_the_marginal_potential():
+def test_enumerated_discrete_sites_run_on_the_marginal_potential(caplog):
     pytest.importorskip("funsor")  # NumPyro's enumeration, as for NUTS
     kernel = ChainedLangevin(enumerated_mixture)
-    with pytest.warns(UserWarning, match="likelihood powers from exact prior draws"):
+    with says(caplog, "likelihood powers from exact prior draws"):
         mcmc = _run(kernel, Y_MIX, warmup=300, samples=800)
     assert kernel.plan.reference == "prior" and set(mcmc.get_samples()) == {"mu"}
     ev = log_evidence(mcmc)

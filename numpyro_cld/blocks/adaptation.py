@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.hmc_util import build_adaptation_schedule, dual_averaging, welford_covariance
 
+from ..checks import concrete_in
+
 __all__ = [
     "MIN_STEP_SIZE",
     "PatchAdaptState",
@@ -128,7 +130,13 @@ def patch_da_update(
     da: tuple, accept_prob: jax.Array, target_accept_prob: float, active: jax.Array
 ) -> tuple:
     """One dual-averaging update of one patch's ``log step_scale`` after one Langevin step
-    (``da`` is that patch's slice of ``PatchAdaptState.da_state``); no-op unless ``active``."""
+    (``da`` is that patch's slice of ``PatchAdaptState.da_state``); no-op unless ``active``.
+    Host-known probabilities are checked (a NaN or one outside [0, 1] would drive the step
+    size to NaN or to a wrong target); traced ones pass."""
+    concrete_in("accept_prob", accept_prob, 0.0, 1.0, "a probability in [0, 1]", closed=True)
+    concrete_in(
+        "target_accept_prob", target_accept_prob, 0.0, 1.0, "a probability strictly between 0 and 1"
+    )
     _, da_update = dual_averaging()
     new = da_update(target_accept_prob - accept_prob, da)
     return jax.tree.map(lambda a, b: jnp.where(active, a, b), new, da)

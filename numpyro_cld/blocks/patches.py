@@ -123,8 +123,9 @@ def patch_padding(layout: PatchLayout) -> int:
 
 
 PatchStep = Callable[[Any, Any, Any], tuple[Any, tuple[Any, Any]]]
-"""``patch_step(carry, i, idx) -> (carry, (accept_prob, num_diverging))`` for patch ``i``
-whose raveled positions are ``idx``."""
+"""``patch_step(carry, i, idx) -> (carry, (accept_prob, num_diverging, diverging))`` for patch
+``i`` whose raveled positions are ``idx``: its acceptance, its count of divergent proposals
+and whether it was stuck (:func:`~numpyro_cld.blocks.step.stuck`)."""
 
 
 def scan_patches(
@@ -135,7 +136,7 @@ def scan_patches(
     order: str = "sequential",
     rng_key: Any = None,
     pad: bool = False,
-) -> tuple[Any, Any, Any]:
+) -> tuple[Any, Any, Any, Any]:
     """Run ``patch_step`` over every patch, in order or (``order="random"``) in a fresh
     random order drawn from ``rng_key``.
 
@@ -147,8 +148,8 @@ def scan_patches(
     of patches. Blocks of different sizes without ``pad`` (the prefix sweep, whose sources
     read a patch's size from its shape) are unrolled.
 
-    :return: ``(carry, accept_prob, num_diverging)``: per-patch acceptance ``(P,)`` in patch
-        order and the total number of faulty steps.
+    :return: ``(carry, accept_prob, num_diverging, diverging)``: per-patch acceptance ``(P,)``
+        in patch order, the total number of divergent proposals and whether a patch diverged.
     """
     num = layout.num_patches
     shuffle = order == "random"
@@ -163,14 +164,14 @@ def scan_patches(
     else:
         return _unrolled(layout, patch_step, carry, shuffle, rng_key)
     ids = random.permutation(rng_key, n_eq) if shuffle else jnp.arange(n_eq)
-    carry, (acc, ndiv) = lax.scan(
+    carry, (acc, ndiv, div) = lax.scan(
         lambda c, inp: patch_step(c, inp[0], inp[1]), carry, (ids, jnp.asarray(stacked)[ids])
     )
     acc = jnp.zeros_like(acc).at[ids].set(acc)  # back to patch order
     if n_eq < num:  # the smaller last patch (with a random order: after the others)
-        carry, (a, n) = patch_step(carry, jnp.asarray(n_eq), jnp.asarray(layout.indices[-1]))
-        acc, ndiv = jnp.append(acc, a), jnp.append(ndiv, n)
-    return carry, acc, jnp.sum(ndiv, dtype=jnp.int32)
+        carry, (a, n, d) = patch_step(carry, jnp.asarray(n_eq), jnp.asarray(layout.indices[-1]))
+        acc, ndiv, div = jnp.append(acc, a), jnp.append(ndiv, n), jnp.append(div, d)
+    return carry, acc, jnp.sum(ndiv, dtype=jnp.int32), jnp.any(div)
 
 
 def _unrolled(layout, patch_step, carry, shuffle, rng_key):
@@ -180,12 +181,15 @@ def _unrolled(layout, patch_step, carry, shuffle, rng_key):
         lambda c, j=j: patch_step(c, jnp.asarray(j), jnp.asarray(layout.indices[j]))
         for j in range(num)
     ]
-    accs, ndivs = [], []
+    accs, ndivs, divs = [], [], []
     for j in range(num):  # blocks differ in size: unrolled (a switch on the permuted id)
-        carry, (a, n) = branches[j](carry) if perm is None else lax.switch(perm[j], branches, carry)
+        carry, (a, n, d) = (
+            branches[j](carry) if perm is None else lax.switch(perm[j], branches, carry)
+        )
         accs.append(a)
         ndivs.append(n)
+        divs.append(d)
     acc = jnp.stack(accs)
     if perm is not None:
         acc = jnp.zeros_like(acc).at[perm].set(acc)
-    return carry, acc, jnp.sum(jnp.stack(ndivs), dtype=jnp.int32)
+    return carry, acc, jnp.sum(jnp.stack(ndivs), dtype=jnp.int32), jnp.any(jnp.stack(divs))

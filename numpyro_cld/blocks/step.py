@@ -23,13 +23,26 @@ import jax.numpy as jnp
 from jax import lax, random
 from jax.typing import ArrayLike
 
+from ..checks import concrete_in, positive_int
 from .random import step_draws
 
-__all__ = ["StepState", "StepInfo", "adaptive_langevin_steps", "langevin_step", "langevin_steps"]
+__all__ = [
+    "StepState",
+    "StepInfo",
+    "adaptive_langevin_steps",
+    "langevin_step",
+    "langevin_steps",
+    "stuck",
+]
 
 MAX_DELTA_ENERGY = 1000.0
 """A Metropolis proposal whose log acceptance ratio is below ``-MAX_DELTA_ENERGY`` is a
 divergence, as an energy error above ``max_delta_energy`` is for NumPyro's HMC and NUTS."""
+
+STUCK_ACCEPT_PROB = 0.1
+"""A block of Metropolis-adjusted steps with a divergent proposal and a mean acceptance
+probability below this could not move at its step size: the transition is flagged
+``diverging`` (see :func:`stuck`)."""
 
 PotentialAndScore = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 """``f(x, rng_key) -> (potential, score)`` on a flat vector ``x``. Sources without a
@@ -64,6 +77,20 @@ class StepInfo(NamedTuple):
     num_diverging: jax.Array
 
 
+def stuck(num_diverging: jax.Array, accept_prob: jax.Array, adjust: bool) -> jax.Array:
+    """Whether a block of steps *diverged* in NumPyro's sense: it met a region the chain cannot
+    explore at its step size, a risk of bias. A MALA step is a one-step HMC trajectory, and
+    with many of them a transition, one rejected proposal with a huge energy error is routine
+    in a healthy run (non-centred eight schools: 1 transition in 4 has one, at acceptance 0.47);
+    what marks a funnel's neck is that the chain also cannot move there (flagged transitions of
+    the centred model accept 0.03-0.06; ``docs/reliability.md``). So a block is flagged when
+    a proposal diverged *and* its mean acceptance is below :data:`STUCK_ACCEPT_PROB`; without a
+    Metropolis test (ULA) every non-finite proposal is a fault, flagged at once."""
+    if not adjust:
+        return num_diverging > 0
+    return (num_diverging > 0) & (accept_prob < STUCK_ACCEPT_PROB)
+
+
 def _scale(mass_sqrt_inv, v):
     return mass_sqrt_inv * v if jnp.ndim(mass_sqrt_inv) <= 1 else mass_sqrt_inv @ v
 
@@ -94,8 +121,14 @@ def langevin_step(
         proposal densities ``q(z'|z) = N(z'; z + eta M s(z), 2 eta M)``.
     :return: ``(new_state, info)``.
     """
+    _check_step_size(step_size)
     keys = _run_keys(rng_key)
     return _step(keys, 0, state, potential_and_score, step_size, mass_sqrt_inv, adjust)
+
+
+def _check_step_size(step_size):
+    # host-known values only (a Python number, a NumPy array): a traced one passes under jit
+    concrete_in("step_size", step_size, 0.0, float("inf"), "a positive finite step size")
 
 
 def _run_keys(rng_key):
@@ -170,7 +203,8 @@ def langevin_steps(
     :return: the final state and a :class:`StepInfo` whose ``accept_prob`` is the mean over
         the steps, ``diverging`` whether any step was a fault and ``num_diverging`` the count.
     """
-
+    positive_int("num_steps", num_steps)
+    _check_step_size(step_size)
     if num_steps == 1:
         return langevin_step(rng_key, state, potential_and_score, step_size, mass_sqrt_inv, adjust)
 

@@ -101,8 +101,29 @@ def from_arrays(posterior: dict) -> Any:
     """InferenceData (0.23) / DataTree (1.x) with a posterior group from arrays
     ``(chain, draw, ...)``; ``az.from_dict`` changed its signature in 1.x.
 
-    :param dict posterior: variable name -> array ``(chain, draw, ...)``.
+    :param dict posterior: variable name -> array ``(chain, draw, ...)``; every variable
+        has the same numbers of chains and draws.
     """
+    if not isinstance(posterior, dict):
+        raise TypeError(
+            "`posterior` must be a dict of variable name -> array (chain, draw, ...), got "
+            f"{type(posterior).__name__}."
+        )
+    sizes = {}
+    for name, value in posterior.items():
+        shape = np.shape(value)
+        if len(shape) < 2:
+            raise ValueError(
+                f"`posterior[{name!r}]` must have shape (chain, draw, ...), got {shape}; for "
+                "a single chain use value[None]."
+            )
+        sizes[name] = shape[:2]
+    if len(set(sizes.values())) > 1:
+        raise ValueError(
+            "`posterior` variables must share their (chain, draw) sizes, got "
+            + ", ".join(f"{k}: {v}" for k, v in sizes.items())
+            + "."
+        )
     az = arviz()
     if int(az.__version__.split(".")[0]) >= 1:
         return az.from_dict({"posterior": posterior})
@@ -126,10 +147,24 @@ def ess(dataset: xr.Dataset, method: str) -> dict[str, np.ndarray]:
 def rhat(dataset: xr.Dataset) -> dict[str, np.ndarray]:
     """ArviZ rank-normalised split R-hat of each variable over ``chain`` and ``draw``.
 
+    A single chain is split into its two halves first: ArviZ needs two chains (it returns
+    NaN for one), and split R-hat compares a chain's halves, which is what one chain can say.
+
     :param dataset: variables with ``chain`` and ``draw`` dimensions.
     """
     import warnings
 
+    if dataset.sizes["chain"] == 1 and dataset.sizes["draw"] >= 8:
+        half = dataset.sizes["draw"] // 2
+        dataset = xr.concat(
+            [
+                dataset.isel(draw=slice(0, half)),
+                dataset.isel(draw=slice(half, 2 * half)).assign_coords(
+                    draw=dataset.draw.values[:half]
+                ),
+            ],
+            dim="chain",
+        )
     with warnings.catch_warnings():
         # constant variables give 0/0; arviz 1.x warns, the result is NaN in both
         warnings.simplefilter("ignore", RuntimeWarning)

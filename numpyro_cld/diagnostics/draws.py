@@ -54,7 +54,18 @@ def _mcmc_draws(mcmc: Any, var_name: str | None) -> np.ndarray:
     return np.asarray(leaves[0])
 
 
-def chain_draws(
+def real_draws(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` unless it is complex: a complex draw has no mode, and NumPy's cast to float
+    would drop its imaginary part with only a ``ComplexWarning``."""
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"`{name}` must be real, got a complex array (dtype {x.dtype}); pass its real "
+            "part, imaginary part or modulus explicitly."
+        )
+    return x
+
+
+def _chain_draws(
     data: Any, var_name: str | None, group: str, event_ndim: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(draws, chain_coord, draw_coord)`` with draws of shape ``(chain, draw, *event)``.
@@ -89,3 +100,12 @@ def chain_draws(
     if x.ndim < 2 + (event_ndim or 0):
         raise no_chain_error(x.shape, event_ndim or 0)
     return x, np.arange(x.shape[0]), np.arange(x.shape[1])
+
+
+def chain_draws(
+    data: Any, var_name: str | None, group: str, event_ndim: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(draws, chain_coord, draw_coord)`` with draws of shape ``(chain, draw, *event)``
+    (see :func:`_chain_draws`); ``TypeError`` naming ``data`` for complex draws."""
+    x, chain, draw = _chain_draws(data, var_name, group, event_ndim)
+    return real_draws(x, "data"), chain, draw

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .draws import real_draws
+
 __all__ = ["ModeRule", "mode_rule", "assign_modes"]
 
 
@@ -108,7 +110,7 @@ def _mixture_rule(d) -> ModeRule:
 
 
 def _centres_rule(centres: ArrayLike) -> ModeRule:
-    c = np.asarray(centres, dtype=np.float64)
+    c = np.asarray(real_draws(np.asarray(centres), "centres"), dtype=np.float64)
     flat = c.reshape(c.shape[0], -1)
 
     def nearest(x: ArrayLike) -> np.ndarray:
@@ -238,7 +240,7 @@ def assign_modes(
     :return: int64 labels of shape ``batch``.
     """
     rule = mode_rule(assign, num_modes=num_modes)
-    x = np.asarray(draws)
+    x = real_draws(np.asarray(draws), "draws")
     if np.issubdtype(x.dtype, np.number) and not np.all(np.isfinite(x)):
         # a NaN draw is nearest to no centre and most responsible to no component: the
         # rules would all label it mode 0

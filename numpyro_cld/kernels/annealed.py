@@ -3,9 +3,12 @@
 from collections.abc import Callable
 from typing import Any
 
+import jax
+import numpy as np
 from numpyro.infer.initialization import init_to_uniform
 
-from ..checks import one_of, positive_float, positive_int, renamed
+from ..checks import flag, one_of, positive_float, positive_int, renamed
+from ..notes import say_once
 from ..samplers.annealed import annealed
 from ..samplers.state import LangevinState
 from ..schedules import (
@@ -66,8 +69,12 @@ class AnnealedLangevin(LangevinBase):
       only model-based option for the Student-t base). Biased ``O(1/num_mc_samples)``;
       ULA only.
     - ``path="tempered"`` needs only the potential.
-    - ``smoothing="auto"`` picks ``"exact"`` when the model allows it and otherwise raises,
-      listing these options; it never falls back silently to Monte-Carlo.
+    - ``smoothing="auto"`` picks ``"exact"`` when the model allows it. Where it does not (a
+      model with observed data, a constrained or non-Gaussian site) and ``path``, ``sigmas``
+      and ``lambdas`` were left at their defaults, the kernel runs ``path="tempered"``
+      (exact, from the potential, one gradient a step) and says so once on the
+      ``numpyro_cld`` logger; with ``path`` or the levels given it raises, listing these
+      options. It never falls back to Monte-Carlo smoothing, which is biased.
 
     **References:**
 
@@ -85,7 +92,9 @@ class AnnealedLangevin(LangevinBase):
         (unconstrained; the prior when sites are observed),
         :func:`~numpyro_cld.schedules.annealed_sigmas`: ``sigma_1`` the largest distance
         between two draws, a geometric ratio from the dimension and ``sigma_L = 0.01``, at
-        least 10 levels (Song & Ermon 2020, techniques 1 and 2). Without a model (or with a
+        least 10 levels (Song & Ermon 2020, techniques 1 and 2). With a ``score_fn`` of
+        :func:`~numpyro_cld.nets.as_score_fn` it is the network's trained levels (and given
+        ``sigmas`` must be among them). Otherwise without a model (or with another
         ``score_fn``, whose network fixes its levels) it is the paper's
         :func:`~numpyro_cld.schedules.ncsn_sigmas` ``(1, 0.01, 10)``, which is also what to
         pass for the paper's setting (``sigma_1 = 1``, which leaves far modes unexplored).
@@ -94,7 +103,8 @@ class AnnealedLangevin(LangevinBase):
     :param int steps_per_level: Langevin steps per level.
     :param float step_size: Langevin step size ``eta`` at the last level (the target's);
         default 2e-5 for ``"ve"`` (NCSN), 1e-2 otherwise.
-    :param str path: ``"ve"``, ``"vp"`` or ``"tempered"``.
+    :param str path: ``"ve"``, ``"vp"`` or ``"tempered"``; default ``"ve"``, or
+        ``"tempered"`` on a model that exact smoothing cannot treat (see above).
     :param base: base of ``"vp"`` / ``"tempered"``: ``"gaussian"``,
         ``("student_t", alpha[, scale])`` with ``alpha > 2``, or a base object.
     :param str smoothing: ``"auto"``, ``"exact"`` or ``"mc"``.
@@ -137,7 +147,7 @@ class AnnealedLangevin(LangevinBase):
         lambdas: Any = None,
         steps_per_level: int = 100,
         step_size: float | None = None,
-        path: str = "ve",
+        path: str | None = None,
         base: Any = "gaussian",
         smoothing: str = "auto",
         num_mc_samples: int = 64,
@@ -147,26 +157,34 @@ class AnnealedLangevin(LangevinBase):
         init_strategy: Callable = init_to_uniform,
         eps: float | None = None,
     ):
+        # left out, "ve", unless exact smoothing turns out impossible at init (`_resolve`)
+        self._default_path = path is None and lambdas is None
+        path = "ve" if path is None else path
         self._path = one_of("path", path, set(PATHS))
         self._levels, self._auto_sigmas = path_levels(path, sigmas, lambdas, base)
         self._base = as_base(base)
         self._steps_per_level = positive_int("steps_per_level", steps_per_level)
-        step_size = renamed("step_size", step_size, "eps", eps)
+        step_size = given_step_size = renamed("step_size", step_size, "eps", eps)
         step_size = positive_float(
             "step_size", DEFAULT_STEP_SIZE[path] if step_size is None else step_size
         )
-        self._step_size = step_size
+        self._step_size, self._step_size_given = step_size, given_step_size is not None
         self._step_sizes = path_step_sizes(path, step_size, self._levels)
         self._num_mc_samples = positive_int("num_mc_samples", num_mc_samples)
-        self._adjust = bool(adjust)
-        self._start_from_base = bool(start_from_base)
-        self._store_levels = bool(store_levels)
+        self._adjust = flag("adjust", adjust)
+        self._start_from_base = flag("start_from_base", start_from_base)
+        self._store_levels = flag("store_levels", store_levels)
         smoothing = one_of("smoothing", smoothing, {"auto", "exact", "mc"})
 
         if score_fn is not None:
             if not callable(score_fn):
                 raise TypeError(f"`score_fn` must be callable, got {type(score_fn).__name__}.")
             level_sources.check_noise_conditional(score_fn)
+            if self._path == "ve":  # a network's own levels (as_score_fn): used or checked
+                self._levels = level_sources.trained_levels(
+                    score_fn, self._levels, self._auto_sigmas
+                )
+                self._step_sizes = path_step_sizes(path, step_size, self._levels)
             self._level_score_fn = score_fn
             score_fn = level_sources.ScoreAtLevel(score_fn, self._levels[-1])
             mode = "score_fn"
@@ -219,6 +237,12 @@ class AnnealedLangevin(LangevinBase):
         """The Langevin step size ``eta_i`` of each level."""
         return self._step_sizes
 
+    def _fixed_step_size(self):
+        # no adaptation: the largest step size of the path is the one most likely to move
+        if isinstance(self._step_sizes, jax.core.Tracer):  # built inside the user's jit
+            return None
+        return float(np.max(np.asarray(self._step_sizes, np.float64))), 1.0
+
     def get_diagnostics_str(self, state):
         return f"acc. prob={state.mean_accept_prob:.2f}"
 
@@ -226,15 +250,13 @@ class AnnealedLangevin(LangevinBase):
     def _resolve(self, model_args, model_kwargs, one_params):
         """The levels of ``sigmas="auto"`` from the model's draws, and the check that exact
         smoothing applies to this model, once at ``init``."""
-        if self._auto_sigmas and self._model is not None and self._mode != "score_fn":
-            levels = auto_sigmas(self._model, model_args, model_kwargs or {})
-            if levels is not None:
-                self._levels = levels
-                self._step_sizes = path_step_sizes(self._path, self._step_size, levels)
         if self._mode == "exact":
             problems = exact_smoothing_problems(
                 self._model, model_args, model_kwargs, self._path, self._base
             )
+            if problems and self._default_path and self._auto_sigmas:
+                self._run_tempered_path("; ".join(problems))
+                return
             if problems:
                 why = "; ".join(problems)
                 raise ValueError(
@@ -243,6 +265,27 @@ class AnnealedLangevin(LangevinBase):
                     "or MixtureSameFamily / MixtureGeneral of those. Instead choose "
                     f"{SMOOTHING_OPTIONS}."
                 )
+        if self._auto_sigmas and self._model is not None and self._mode != "score_fn":
+            levels = auto_sigmas(self._model, model_args, model_kwargs or {})
+            if levels is not None:
+                self._levels = levels
+                self._step_sizes = path_step_sizes(self._path, self._step_size, levels)
+
+    def _run_tempered_path(self, why: str) -> None:
+        """The defaults on a model exact smoothing cannot treat: the tempered path."""
+        self._path, self._mode = "tempered", "tempered"
+        self._levels, _ = path_levels("tempered", None, None, self._base)
+        if not self._step_size_given:
+            self._step_size = DEFAULT_STEP_SIZE["tempered"]
+        self._step_sizes = path_step_sizes("tempered", self._step_size, self._levels)
+        say_once(
+            "annealed:tempered",
+            f"AnnealedLangevin: exact smoothing is not possible for this model ({why}); "
+            "running path='tempered' (the geometric path p^lam nu^(1-lam) from the base, "
+            "exact from the potential, one gradient a step). Pass path='ve' with "
+            "smoothing='mc' for noise-smoothed levels (biased, num_mc_samples potentials a "
+            "step).",
+        )
 
     def _level_source(self, model_args, model_kwargs) -> Source:
         """``f(x_flat, level, key) -> (U_level, s_level)``."""

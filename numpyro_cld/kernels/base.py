@@ -16,13 +16,16 @@ from numpyro.infer.util import _transforms_from_trace, initialize_model, transfo
 from numpyro.util import identity, is_prng_key
 
 from ..blocks.step import PotentialAndScore
-from ..samplers.state import LangevinState
+from ..samplers.state import LangevinState, start_position
 from ..sources.model_prefix import model_trace
 from ..sources.potential import check_score_shape, from_potential, from_score
 from ..sources.protocol import Source, at_level
 from .faults import FaultAccounting
 from .states import (
+    check_key_batch,
     check_like,
+    check_moves,
+    check_real,
     check_start,
     discrete_latent_sites,
     flat_state,
@@ -31,6 +34,24 @@ from .states import (
     mismatch,
     same_args,
 )
+
+_CONCRETE_ERRORS = (
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerIntegerConversionError,
+    jax.errors.TracerArrayConversionError,
+)
+
+
+def traced(*trees) -> bool:
+    """Whether any leaf of ``trees`` is a JAX tracer (model arguments under
+    ``jit_model_args``)."""
+    return any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(trees))
+
+
+def needs_concrete(error: TypeError) -> bool:
+    """Whether ``error`` is JAX's complaint that a traced value was used where a concrete one
+    is needed (a shape, a Python ``int``/``bool``)."""
+    return isinstance(error, _CONCRETE_ERRORS) or "concrete value" in str(error)
 
 
 class LangevinBase(FaultAccounting, MCMCKernel):
@@ -71,6 +92,11 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         ):
             if value is not None and not callable(value):
                 raise TypeError(f"`{name}` must be callable, got {type(value).__name__}.")
+        if not callable(init_strategy):
+            raise TypeError(
+                "`init_strategy` must be callable (a NumPyro strategy such as "
+                f"numpyro.infer.init_to_median), got {init_strategy!r:.80}."
+            )
         self._model = model
         self._potential_fn = potential_fn
         self._score_fn = score_fn
@@ -125,6 +151,7 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         self._num_warmup = num_warmup
         vectorized = not is_prng_key(rng_key)
         if vectorized:
+            check_key_batch(rng_key, type(self).__name__)
             keys = vmap(random.split)(rng_key)
             rng_key, key_model = keys[:, 0], keys[:, 1]
         else:
@@ -149,6 +176,8 @@ class LangevinBase(FaultAccounting, MCMCKernel):
             state = init_one(init_params, rng_key)
             sample_fn = self._sample_one
         check_start(state, type(self).__name__)
+        check_moves(state, self._fixed_step_size(), type(self).__name__)
+        self._check_stable_step(state, model_args, model_kwargs)
         self._state_layout = layout(state)
         self._fault_warned = False
         self._sample_fn = self._reporting_faults(sample_fn)
@@ -163,7 +192,18 @@ class LangevinBase(FaultAccounting, MCMCKernel):
                 ". A state resumes only the kernel, settings, model arguments and chain count "
                 "that made it."
             )
-        return self._sample_fn(state, model_args, model_kwargs)
+        try:
+            return self._sample_fn(state, model_args, model_kwargs)
+        except TypeError as e:
+            if not (traced(model_args, model_kwargs) and needs_concrete(e)):
+                raise
+            raise TypeError(
+                f"{type(self).__name__}: the model arguments are traced "
+                "(`MCMC(..., jit_model_args=True)`), but the model needs a concrete value of "
+                "one of them (an argument that sets a shape, a loop count or a Python "
+                f"branch): {str(e).splitlines()[0]} Pass `jit_model_args=False` (the default), "
+                "or bind that argument into the model (functools.partial)."
+            ) from e
 
     def refresh(self, state, model_args, model_kwargs):
         """Recompute the cached potential and gradient at ``state.z`` for new model
@@ -188,6 +228,7 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         state = self.__dict__.copy()
         # closures (the vmapped step, the bound sampler) do not pickle; rebuilt at init
         state["_sample_fn"] = state["_bound"] = None
+        state["_mcmc"] = None  # a weak reference to the MCMC that ran it (kernels/faults.py)
         return state
 
     # -- one chain: the functional sampler on the raveled latent vector -------------------
@@ -195,6 +236,15 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         """Fix what the kernel derives from the model once, at ``init`` (a subclass's plan);
         ``self._site_trace`` is the one trace of the model it may read (None without a
         model)."""
+
+    def _fixed_step_size(self) -> tuple[float, float] | None:
+        """``(eta, m)``: the largest step size the run uses that no warmup adapts, and the
+        largest entry of its inverse mass matrix, for :func:`check_moves`; None when the step
+        size adapts (or a subclass does not say)."""
+        return None
+
+    def _check_stable_step(self, state, model_args, model_kwargs) -> None:
+        """A subclass may warn when its fixed step size is unstable at the start."""
 
     def _sampler(self, model_args, model_kwargs) -> tuple[Callable, Callable]:
         """The functional sampler ``(init, step)`` bound to the target for these model
@@ -271,6 +321,11 @@ class LangevinBase(FaultAccounting, MCMCKernel):
         elif init_params is None:
             which = "potential_fn" if self._potential_fn is not None else "score_fn"
             raise ValueError(f"`init_params` must be provided with `{which}`.")
+        check_real("init_params", init_params)
+        # the chains run in the default float type (float64 under x64): float32 (or integer)
+        # `init_params` there are cast up, as the samplers' `init` would, so that the state's
+        # `z` and the unravel function agree with the flat vector the sampler moves
+        init_params = start_position(init_params)
         one = jax.tree.map(lambda a: a[0], init_params) if vectorized else init_params
         _, self._unravel_fn = ravel_pytree(one)
         if self._score_fn is not None:

@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 from numpyro.infer.initialization import init_to_uniform
 
-from ..checks import adapt_if_adjusted, one_of, open_unit, positive_float, positive_int, renamed
+from ..checks import (
+    adapt_if_adjusted,
+    flag,
+    one_of,
+    open_unit,
+    positive_float,
+    positive_int,
+    renamed,
+)
 from ..samplers.chained import chained
 from ..samplers.state import LangevinState
 from ..samplers.tempering import TemperedAdaptState
@@ -48,6 +56,23 @@ class ChainedState(LangevinState):
 class ChainedLangevin(LangevinBase):
     r"""Chained Langevin dynamics: one transition is a sweep over patches of the latent vector.
 
+    Pass a NumPyro ``model`` (or a ``potential_fn`` with ``init_params``); every other
+    argument has a measured default, and ``kernel.plan`` says what runs, chosen at ``init``::
+
+        mcmc = MCMC(ChainedLangevin(model), num_warmup=500, num_samples=1000, num_chains=4)
+
+    - exact prefix conditionals (a Gaussian or Gaussian-mixture site, a ``prefix_source``
+      or ``prefix_potential``): the paper's sweep over patches of ``patch_size`` coordinates
+      (default 1), annealed where the smoothing is exact (``sigmas="auto"``);
+    - any other density (a model with data, enumerated discrete sites, an improper prior with
+      ``numpyro.factor``, a ``potential_fn``): the tempered route, replica exchange from the
+      prior or a Gaussian fitted in warmup with MALA at every power, about 37 gradients a
+      transition; it finds modes a start missed and gives the log evidence (said once per
+      process on the ``numpyro_cld`` logger);
+    - a ``score_fn`` alone: the full sweep, with a warning (it does not find modes).
+
+    The details:
+
     The latent vector (unconstrained, in *site order*: the model's sample statements in
     order, each site raveled; for ``potential_fn``/``score_fn`` the raveled ``init_params``)
     is split into ``ceil(d / patch_size)`` patches of ``patch_size`` coordinates; the last
@@ -73,9 +98,8 @@ class ChainedLangevin(LangevinBase):
     ``conditional="full"`` moves patch ``i`` with the score of ``p(x_i | x_-i) ∝ p(x)``. With
     ``adjust=True`` each step is a MALA step on the conditional: Metropolis-within-Gibbs,
     exactly invariant for any model (observed sites included). It is as mode-seeking as
-    vanilla Langevin (``docs/chained.md`` gives the figures). ``"auto"`` uses the prefix
-    sweep when exact prefix conditionals are available and the full sweep otherwise, with
-    a warning.
+    vanilla Langevin (``docs/chained.md`` gives the figures). ``"auto"`` falls back to it
+    only where neither exact prefix conditionals nor a density exist, with a warning.
 
     ``conditional="tempered"`` is for targets whose modes the sweeps cannot leave: replica
     exchange over ``p_b ~ q^(1 - b) pi^b`` (``betas``) from a reference ``q`` drawn exactly:
@@ -228,7 +252,7 @@ class ChainedLangevin(LangevinBase):
         self._step_size = positive_float("step_size", step_size)
         if adjust is None:  # exact wherever there is a density
             adjust = score_fn is None and getattr(prefix_source, "has_density", True)
-        self._adjust = bool(adjust)
+        self._adjust = flag("adjust", adjust)
         self._adapt_step_size = adapt_if_adjusted(adapt_step_size, self._adjust)
         patches = renamed("patches", patches, "blocks", blocks)
         check_adaptation_and_patches(
@@ -249,7 +273,7 @@ class ChainedLangevin(LangevinBase):
             prefix_potential,
         )
         self._ladder, self._sized_ladder = ladder_arg(betas)
-        self._sweep_posterior = bool(sweep_posterior)
+        self._sweep_posterior = flag("sweep_posterior", sweep_posterior)
         self._prefix_source = prefix_source
         self._prefix_potential = prefix_potential
         self._patches = patches
@@ -285,6 +309,19 @@ class ChainedLangevin(LangevinBase):
                 self._plan = dataclasses.replace(
                     self._plan, betas=pilot[0], barrier=pilot[1], pilot_gradients=pilot[2]
                 )
+
+    def _fixed_step_size(self):
+        plan = self._plan
+        if plan is None or plan.route == "tempered":  # the tempered route's MALA adapts
+            return None
+        if self._adapt_step_size and self._num_warmup > 0:
+            return None
+        if plan.sigmas is None:
+            return plan.step_size, 1.0
+        if plan.step_sizes is not None:
+            return float(np.max(plan.step_sizes)), 1.0
+        sigmas = np.asarray(plan.sigmas, np.float64)
+        return plan.step_size * float(np.max(sigmas) ** 2 / sigmas[-1] ** 2), 1.0
 
     def __repr__(self) -> str:
         plan = "plan resolved at init" if self._plan is None else str(self._plan)

@@ -11,6 +11,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..blocks.patches import PatchLayout, patch_layout
 from ..checks import user_stacklevel
+from ..notes import say_once
 from ..sources.model_prefix import (
     NotExactError,
     latent_sites,
@@ -167,8 +168,8 @@ def choose_conditional(
                 "not mode-finding) or pass a `prefix_potential`/`prefix_source`."
             ) from None
         if tempered_unavailable() is None:
-            warnings.warn(
-                _tempered_note(e, *tempered_reference), UserWarning, stacklevel=user_stacklevel()
+            say_once(
+                f"route:tempered:{tempered_reference[0]}", _tempered_note(e, *tempered_reference)
             )
             return "tempered", None
         warnings.warn(

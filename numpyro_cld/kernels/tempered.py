@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.initialization import init_to_uniform
 
-from ..checks import one_of, open_unit, positive_float, positive_int
+from ..checks import flag, one_of, open_unit, positive_float, positive_int
 from ..samplers.langevin import langevin
 from ..samplers.tempering import (
     TemperedAdaptState,
@@ -256,7 +256,7 @@ class TemperedLangevin(LangevinBase):
         self._ladder = self._ladder_arg
         self._num_steps = positive_int("num_steps", num_steps)
         self._step_size = positive_float("step_size", step_size)
-        self._adjust = bool(adjust)
+        self._adjust = flag("adjust", adjust)
         self._target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
         self._reference = None
 

@@ -23,6 +23,7 @@ from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike
 
 from ..checks import float_array
+from ..sources.levels import check_among_trained
 from .autoregressive import Context, PatchLSTM
 from .conv import ScoreConv
 from .layers import check_patch_size
@@ -48,14 +49,7 @@ def check_trained_sigmas(
     trained = np.asarray(net.sigmas)
     if arr.ndim != 1 or not np.all(np.isfinite(arr)):
         raise ValueError(f"`sigmas` must be a 1-d array of finite noise levels, got {sigmas!r}.")
-    close = np.abs(arr[:, None] - trained[None, :]) <= rtol * trained[None, :]
-    missing = arr[~close.any(1)]
-    if missing.size:
-        raise ValueError(
-            f"`sigmas` {np.round(missing, 6).tolist()} are not among the levels the network "
-            f"was trained on ({np.round(trained, 6).tolist()}); retrain the network or pass "
-            f"the trained levels."
-        )
+    check_among_trained(arr, trained, "", "retrain the network or pass the trained levels", rtol)
     return arr
 
 
@@ -65,7 +59,10 @@ def as_score_fn(
     """``score_fn(x, sigma)`` of a trained noise-conditional network.
 
     :param net: a :class:`ScoreMLP`, :class:`ScoreConv` or :class:`ScoreUNet`.
-    :param sigmas: the sampler's noise levels, checked against ``net.sigmas``.
+    :param sigmas: the sampler's noise levels, checked against ``net.sigmas``. Without
+        them, :class:`~numpyro_cld.AnnealedLangevin` makes the same check on its own
+        ``sigmas`` (and takes ``net.sigmas`` for ``sigmas="auto"``): the function carries
+        the trained levels as ``score_fn.trained_sigmas``.
     :return: a pure function; ``x`` may be an array ``(..., dim)``/``(..., H, W)`` or a
         pytree, whose leaves are raveled in order (the layout of a one-site model).
     """
@@ -88,6 +85,9 @@ def as_score_fn(
         flat, unravel = ravel_pytree(x)
         return unravel(model(flat, sigma).astype(flat.dtype))
 
+    # the trained levels travel with the function: AnnealedLangevin uses them for
+    # sigmas="auto" and refuses other levels, also when `sigmas` was not given here
+    score_fn.trained_sigmas = np.asarray(net.sigmas, np.float64)
     return score_fn
 
 

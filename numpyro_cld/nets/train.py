@@ -76,6 +76,15 @@ def check_data(net: Net, data: ArrayLike, name: str = "data") -> np.ndarray:
     return arr
 
 
+DIVERGED = 10.0
+"""Training has diverged when the last training loss exceeds the untrained network's loss
+``u`` by more than ``DIVERGED * |u|``."""
+
+
+def _rate(learning_rate: Any) -> str:
+    return "a schedule" if callable(learning_rate) else repr(learning_rate)
+
+
 def _check_net(net: Any) -> None:
     if not isinstance(net, tuple(_NETS.values())):
         raise TypeError(
@@ -167,6 +176,8 @@ def train(
     record_steps, train_losses, hold_losses = [], [], []
     if n_hold:
         hold_losses.append(float(holdout_loss(state, key_hold, hold_data)))
+    # the untrained network's loss on (a batch of) the training data: the divergence check
+    untrained = float(holdout_loss(state, key_hold, train_data[:batch_size]))
     bar = _progress(num_chunks * log_every, progress)
     start = time.perf_counter()
     for chunk, key in enumerate(random.split(key_train, num_chunks)):
@@ -186,7 +197,18 @@ def train(
     if bar is not None:
         bar.close()
     if not np.all(np.isfinite(train_losses)):
-        raise FloatingPointError("DSM training diverged (non-finite loss); lower `learning_rate`.")
+        raise FloatingPointError(
+            f"DSM training diverged (non-finite loss); lower `learning_rate` (got "
+            f"{_rate(learning_rate)}). The network is left as it was."
+        )
+    # a finite loss far above the untrained network's: the optimiser overshoots (too large a
+    # learning rate) and the returned network would be worse than none
+    if train_losses[-1] > untrained + DIVERGED * abs(untrained):
+        raise FloatingPointError(
+            f"DSM training diverged: the training loss rose from {untrained:.4g} (untrained "
+            f"network) to {train_losses[-1]:.4g}; lower `learning_rate` (got "
+            f"{_rate(learning_rate)}). The network is left as it was."
+        )
     nnx.update((net, optimizer), state)
     return TrainResult(
         np.asarray(record_steps), np.asarray(train_losses), np.asarray(hold_losses), seconds
@@ -198,6 +220,16 @@ def _digest(params: Any) -> str:
     return hashlib.sha256(serialization.msgpack_serialize(params)).hexdigest()
 
 
+def _check_path(path) -> None:
+    """``path`` must be a file name (str or path-like): ``open`` and ``os.path`` read an int
+    as a file descriptor, which ``load`` would read and close."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"`path` must be a file name (str or pathlib.Path), got {type(path).__name__} "
+            f"{path!r:.60}."
+        )
+
+
 def save(net: Net, path: str | os.PathLike) -> None:
     """Write the network's type, constructor arguments and parameters to ``path`` (msgpack),
     with a SHA-256 of the parameters that :func:`load` checks. The file is written next to
@@ -207,6 +239,7 @@ def save(net: Net, path: str | os.PathLike) -> None:
     :param path: the file to write; its folder must exist.
     """
     _check_net(net)
+    _check_path(path)
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path) or not os.path.isdir(folder):
         raise FileNotFoundError(
@@ -243,6 +276,7 @@ def load(path: str | os.PathLike) -> Net:
         not such a file, is truncated or corrupt (SHA-256 mismatch; files without one, from
         before it was stored, are not checked), or its weights do not fit its config.
     """
+    _check_path(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"`path` {os.fspath(path)!r} is not a file.")
     with open(path, "rb") as f:

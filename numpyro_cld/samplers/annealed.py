@@ -13,10 +13,10 @@ import jax.numpy as jnp
 from jax import lax, random
 
 from ..blocks.adaptation import running_mean
-from ..blocks.step import StepState, langevin_steps
+from ..blocks.step import StepState, langevin_steps, stuck
 from ..checks import positive_int
 from ..sources.protocol import Source
-from .state import LangevinState, initial_state
+from .state import LangevinState, initial_state, start_position
 
 __all__ = ["AnnealedAdaptState", "annealed"]
 
@@ -66,6 +66,7 @@ def annealed(
     levels, step_sizes = jnp.asarray(levels), jnp.asarray(step_sizes)
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
+        position = start_position(position)
         pe, score = level_source(position, levels[-1], rng_key)
         dtype = jnp.result_type(position)
         level_z = jnp.zeros(levels.shape + position.shape, dtype) if store_levels else None
@@ -111,7 +112,7 @@ def annealed(
             -last.score,
             accept_prob,
             running_mean(state.mean_accept_prob, accept_prob, state.i, num_warmup),
-            jnp.any(infos.diverging),
+            jnp.any(stuck(infos.num_diverging, infos.accept_prob, adjust)),
             jnp.sum(infos.num_diverging, dtype=jnp.int32),
             adapt._replace(level_z=level_z),
             state.rng_key,

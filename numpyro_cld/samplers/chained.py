@@ -29,11 +29,12 @@ from ..blocks.step import (
     StepState,
     adaptive_langevin_steps,
     langevin_steps,
+    stuck,
 )
 from ..checks import one_of, open_unit, positive_float, positive_int
 from ..schedules import check_sigmas
 from ..sources.protocol import PrefixSource
-from .state import LangevinState, initial_state
+from .state import LangevinState, initial_state, start_position
 
 __all__ = ["chained"]
 
@@ -138,6 +139,7 @@ def chained(
             etas = step_size * sigmas**2 / sigmas[-1] ** 2
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
+        position = start_position(position)
         pe, score = potential_and_score(position, rng_key)
         adapt_state = patch_adapt_init(
             layout.num_patches, jnp.result_type(position), levels, jnp.size(position)
@@ -172,7 +174,9 @@ def chained(
 
             def make_source(ctx, sigma):
                 if prefix:
-                    return lambda v, k: prefix_source.potential_and_score(ctx, i, v, sigma)
+                    return lambda v, k: _checked_prefix(
+                        prefix_source.potential_and_score(ctx, i, v, sigma), v
+                    )
 
                 def full_conditional(v, k):
                     pe, s = potential_and_score(x.at[idx].set(v)[: layout.dim], k)
@@ -215,10 +219,12 @@ def chained(
             )
             x = x.at[idx].set(xp)[: layout.dim]
             carry = (x, ctxs, key, adapt._replace(da_state=da_state))
-            return carry, (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32))
+            # a patch that could not move at one of its levels flags the transition
+            patch_stuck = jnp.any(stuck(ndiv, acc, adjust))
+            return carry, (jnp.mean(acc), jnp.sum(ndiv, dtype=jnp.int32), patch_stuck)
 
         carry = (state.z, ctxs, key_sweep, state.adapt_state)
-        (x, _, _, adapt_state), acc_patch, ndiv = scan_patches(
+        (x, _, _, adapt_state), acc_patch, ndiv, patch_stuck = scan_patches(
             layout, patch_step, carry, order=order, rng_key=key_order, pad=not prefix
         )
         pe, score = potential_and_score(x, key_src)
@@ -227,14 +233,28 @@ def chained(
         if mass_windows is not None:
             adapt_state = patch_mass_update(adapt_state, x, state.i, mass_windows)
         accept_prob = jnp.mean(acc_patch)
-        ndiv = jnp.maximum(ndiv, stalled(eta_l * adapt_state.step_scale))
+        halted = stalled(eta_l * adapt_state.step_scale)
         return LangevinState(
             state.i + 1, x, pe, -score, accept_prob,
             running_mean(state.mean_accept_prob, accept_prob, state.i, num_warmup),
-            ndiv > 0, ndiv, adapt_state, state.rng_key,
+            patch_stuck | (halted > 0), jnp.maximum(ndiv, halted), adapt_state,
+            state.rng_key,
         )  # fmt: skip
 
     return init, step
+
+
+def _checked_prefix(out, x_patch):
+    """``(U, s)`` of a prefix source, whose shapes are static: a scalar ``U`` and ``s`` of the
+    patch's shape (a score of another shape would be broadcast over the patch in silence)."""
+    pe, s = out
+    if jnp.shape(pe) != () or jnp.shape(s) != jnp.shape(x_patch):
+        raise ValueError(
+            "`prefix_source.potential_and_score(context, i, x_patch, level)` must return a "
+            f"scalar potential and a score of the patch's shape {jnp.shape(x_patch)}, got "
+            f"shapes {jnp.shape(pe)} and {jnp.shape(s)}."
+        )
+    return pe, s
 
 
 def _padded(v, pad, fill):

@@ -20,9 +20,10 @@ from ..blocks.step import (
     StepState,
     adaptive_langevin_steps,
     langevin_steps,
+    stuck,
 )
 from ..checks import open_unit, positive_float, positive_int
-from .state import LangevinState, initial_state
+from .state import LangevinState, initial_state, start_position
 
 __all__ = ["langevin"]
 
@@ -96,12 +97,13 @@ def langevin(
     )
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
+        position = start_position(position)
         pe, score = potential_and_score(position, rng_key)
         adapt_state = wa_init(
             (position,),
             rng_key,
             step_size,
-            inverse_mass_matrix=inverse_mass_matrix,
+            inverse_mass_matrix=_in_dtype(inverse_mass_matrix, position.dtype),
             mass_matrix_size=position.shape[0],
         )
         return initial_state(position, pe, score, adapt_state)
@@ -144,11 +146,18 @@ def langevin(
             new, info, adapt_state = lax.cond(warm, move_adapting, move, rng_key, state)
         else:
             new, info, adapt_state = move(rng_key, state)
-        num_diverging = jnp.maximum(info.num_diverging, stalled(adapt_state.step_size))
+        halted = stalled(adapt_state.step_size)
+        diverging = stuck(info.num_diverging, info.accept_prob, adjust) | (halted > 0)
         return LangevinState(
             state.i + 1, new.x, new.potential_energy, -new.score, info.accept_prob,
             running_mean(state.mean_accept_prob, info.accept_prob, state.i, num_warmup),
-            num_diverging > 0, num_diverging, adapt_state, state.rng_key,
+            diverging, jnp.maximum(info.num_diverging, halted), adapt_state, state.rng_key,
         )  # fmt: skip
 
     return init, step
+
+
+def _in_dtype(inverse_mass_matrix: Any, dtype: Any) -> Any:
+    """The user's inverse mass matrix in the chain's dtype: the adapter's branches (warmup and
+    after) return it, and a float32 matrix beside a float64 chain would differ in type."""
+    return None if inverse_mass_matrix is None else jnp.asarray(inverse_mass_matrix, dtype)

@@ -10,7 +10,7 @@ from typing import Any
 import jax
 from jax.flatten_util import ravel_pytree
 
-from .state import LangevinState
+from .state import LangevinState, start_position
 
 __all__ = ["on_pytrees"]
 
@@ -47,7 +47,9 @@ def on_pytrees(
         >>> jax.tree.map(jnp.shape, state.z)
         {'a': (2,), 'b': ()}
     """
-    _, unravel = ravel_pytree(example)
+    # unravel restores the example's dtypes: those of the chain (float64 under x64), so that
+    # a float32 example does not cast every state back to float32
+    _, unravel = ravel_pytree(start_position(example))
 
     def ravel(tree):
         return ravel_pytree(tree)[0]

@@ -2,9 +2,10 @@
 
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 
-__all__ = ["LangevinState", "initial_state"]
+__all__ = ["LangevinState", "chain_dtype", "initial_state", "start_position"]
 
 
 class LangevinState(NamedTuple):
@@ -21,11 +22,13 @@ class LangevinState(NamedTuple):
     - **accept_prob** - mean Metropolis acceptance probability over the Langevin steps of
       the transition (1 for unadjusted steps, 0 for a step with a numerical fault).
     - **mean_accept_prob** - running mean of ``accept_prob`` over warmup or sampling.
-    - **diverging** - whether any step of the transition diverged: a non-finite position,
-      potential or score (that proposal was not taken), a Metropolis proposal with log
-      acceptance ratio below ``-1000`` (NumPyro's ``max_delta_energy``), or a step size
-      adapted below ``1e-8``.
-    - **num_diverging** - how many steps of the transition diverged.
+    - **diverging** - whether the transition diverged in NumPyro's sense: a block of its
+      steps (the transition, a patch, a level) had a divergent proposal and accepted under
+      10% of its proposals (:func:`~numpyro_cld.blocks.step.stuck`; ULA: any divergent
+      proposal), or a step size was adapted below ``1e-8``.
+    - **num_diverging** - how many proposals of the transition diverged: a non-finite
+      position, potential or score (not taken), or a log acceptance ratio below ``-1000``
+      (NumPyro's ``max_delta_energy``).
     - **adapt_state** - what the sampler adapts or records: NumPyro's ``HMCAdaptState`` for
       :func:`~numpyro_cld.samplers.langevin` (``step_size``, ``inverse_mass_matrix``,
       ``mass_matrix_sqrt_inv``, ...), a :class:`~numpyro_cld.blocks.PatchAdaptState` for
@@ -57,3 +60,16 @@ def initial_state(
         jnp.array(0), position, potential_energy, -score, zero, zero, jnp.array(False),
         jnp.array(0, jnp.int32), adapt_state,
     )  # fmt: skip
+
+
+def chain_dtype(dtype: Any) -> Any:
+    """The dtype a chain started at values of ``dtype`` runs in: at least the default float
+    type (float64 under ``jax_enable_x64``, else float32). The samplers' step sizes, levels
+    and adaptation are in that type, so a float32 (or integer) start under x64 would change
+    type in the first step, which a ``lax.scan`` carry cannot; an upcast loses nothing."""
+    return jnp.promote_types(dtype, jnp.result_type(float))
+
+
+def start_position(position: Any) -> Any:
+    """``position`` (an array or a pytree of arrays) in its chain's dtype."""
+    return jax.tree.map(lambda a: jnp.asarray(a, chain_dtype(jnp.result_type(a))), position)

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 from jax import lax, random
 
 from ..sources.tempered import TemperingPath
-from .state import LangevinState
+from .state import LangevinState, chain_dtype, start_position
 
 __all__ = ["TemperedAdaptState", "equalised_betas", "replica_exchange"]
 
@@ -142,6 +142,8 @@ def replica_exchange(
         (:func:`equalised_betas`).
     """
     betas = jnp.asarray(betas)
+    # adapted in warmup and carried in the state: in the chains' float type from the start
+    betas = betas.astype(chain_dtype(betas.dtype))
     n = betas.shape[0] - 1
     make_target = make_local if make_target is None else make_target
     fitted = path.fit_reference is not None
@@ -156,6 +158,7 @@ def replica_exchange(
         return None if n == 1 else jax.vmap(fn)(*args)
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
+        position = start_position(position)
         k_prior, k_hot, k_target = random.split(rng_key, 3)
         ref = path.init_reference(position)
         prior_z = path.reference_sample(k_prior, ref)

@@ -17,11 +17,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.scipy.special import logsumexp
 from numpyro.infer.util import potential_energy
 
-from ..schedules import GaussianBase, vp_coefficients
+from ..schedules import GaussianBase, check_sigmas, vp_coefficients
 from .protocol import Source
 from .smoothing import smooth
 
@@ -141,6 +142,38 @@ class ScoreAtLevel:
 
     def __call__(self, z):
         return self.score_fn(z, self.level)
+
+
+def trained_levels(score_fn: Callable, levels: Any, auto: bool, rtol: float = 1e-4) -> Any:
+    """The levels of path ``"ve"`` for a ``score_fn`` that knows the noise levels its network
+    was trained on (``score_fn.trained_sigmas``, set by
+    :func:`~numpyro_cld.nets.as_score_fn`): with ``sigmas="auto"`` (``auto``) those levels,
+    largest first; given ``levels``, ``ValueError`` naming ``sigmas`` unless each is one of
+    them (a network asked for a level it never saw returns an untrained extrapolation, not
+    an error). ``levels`` unchanged for any other ``score_fn``."""
+    trained = getattr(score_fn, "trained_sigmas", None)
+    if trained is None:
+        return levels
+    trained = np.asarray(trained, np.float64)
+    if auto:
+        return check_sigmas(np.unique(trained)[::-1], "score_fn.trained_sigmas")
+    check_among_trained(
+        np.asarray(levels, np.float64), trained, " of `score_fn`", "pass those levels, or "
+        "sigmas='auto', which uses them", rtol,
+    )  # fmt: skip
+    return levels
+
+
+def check_among_trained(levels, trained, whose: str, fix: str, rtol: float = 1e-4) -> None:
+    """Refuse noise ``levels`` (naming ``sigmas``) that are not, to ``rtol``, among the
+    ``trained`` ones: a network says nothing reliable at levels it never saw."""
+    close = np.abs(levels[:, None] - trained[None, :]) <= rtol * trained[None, :]
+    missing = levels[~close.any(1)]
+    if missing.size:
+        raise ValueError(
+            f"`sigmas` {np.round(missing, 6).tolist()} are not among the levels the network"
+            f"{whose} was trained on ({np.round(trained, 6).tolist()}); {fix}."
+        )
 
 
 def check_noise_conditional(score_fn: Callable) -> None:

@@ -152,6 +152,13 @@ def _check_no_handler_effects(model_trace):
             )
 
 
+def _unwrapped(fn):
+    """``fn`` without its ``Independent`` / ``ExpandedDistribution`` wrappers."""
+    while isinstance(fn, (dist.Independent, dist.ExpandedDistribution)):
+        fn = fn.base_dist
+    return fn
+
+
 def _gaussian_components(fn):
     """``(log_w, locs, scales, scale_tril)`` when ``fn`` is a Gaussian or a mixture of
     Gaussians over a real vector, else None."""
@@ -196,7 +203,9 @@ def _gaussian_components(fn):
             return log_w, locs, jnp.stack([p[1] for p in ps]), None
         trils = jnp.stack([jnp.diag(p[1]) if p[2] is None else p[2] for p in ps])
         return log_w, locs, None, trils
-    if fn.batch_shape != () and not isinstance(fn, dist.Normal):
+    if fn.batch_shape != () and not isinstance(_unwrapped(fn), dist.Normal):
+        # a batch of independent Normals (a plate, `.expand`) is one diagonal Gaussian over
+        # the raveled site; a batch of MultivariateNormals is not handled here
         return None
     p = one(fn)
     if p is None:

@@ -113,9 +113,11 @@ class GaussianMixturePrefix(PatchStarts):
         if (scales is None) == (scale_tril is None):
             raise ValueError("Give exactly one of `scales` or `scale_tril`.")
         self._init_starts(patch_size, starts)
-        # floating whatever the model wrote (``Normal(0, 1)`` has integer parameters): the
-        # contexts built from these are carried through a scan and must keep one dtype
-        dtype = jnp.result_type(jnp.asarray(locs), float)
+        # floating whatever the model wrote (``Normal(0, 1)`` has integer parameters), and at
+        # least the default float type (float32 parameters under x64 too): the contexts built
+        # from these are carried through a scan beside the chain's float64 patches there, and
+        # must keep one dtype
+        dtype = jnp.promote_types(jnp.asarray(locs).dtype, jnp.result_type(float))
         _check_mixture(log_weights, locs, scales, scale_tril)
         log_weights = jnp.asarray(log_weights, dtype)
         self.log_weights = log_weights - logsumexp(log_weights)

@@ -26,6 +26,8 @@ import numpyro, numpyro.distributions as dist
 from flax import nnx, serialization
 from numpyro.infer import MCMC
 from numpyro_cld import AnnealedLangevin, ChainedLangevin, Langevin, TemperedLangevin
+from numpyro_cld.blocks import StepState, langevin_step
+from numpyro_cld.blocks.adaptation import patch_da_update
 from numpyro_cld.calibration import rank_uniformity_test, sbc_ranks
 from numpyro_cld.data import digits_flip, flip_images, is_inverted, mnist5k_flip
 from numpyro_cld.diagnostics import (assign_modes, attach_coverage, compare_kernels,
@@ -74,6 +76,28 @@ def resume(kernel, made_by):        # run `kernel` from the last state of a run 
     mcmc = MCMC(kernel, num_warmup=2, num_samples=1, progress_bar=False)
     mcmc.post_warmup_state = first.last_state
     mcmc.run(random.key(1))
+
+def resume_chains(made_by, chains, kernel, num_chains):  # resume a run of `chains` chains
+    first = MCMC(made_by, num_warmup=2, num_samples=1, num_chains=chains,
+                 chain_method="vectorized", progress_bar=False)
+    first.run(random.key(0))
+    mcmc = MCMC(kernel, num_warmup=2, num_samples=1, num_chains=num_chains,
+                chain_method="vectorized", progress_bar=False)
+    mcmc.post_warmup_state = first.last_state
+    mcmc.run(random.key(1))
+
+def sized_model(n):                 # an argument that sets a shape
+    numpyro.sample("x", dist.Normal(0.0, 1.0).expand([n]))
+
+class OneScorePrefix:               # a prefix source whose score has shape (1,) on any patch
+    has_density = True
+    def init_context(self, level): return jnp.zeros(())
+    def advance(self, context, i, x_patch, level): return context
+    def potential_and_score(self, context, i, x_patch, level):
+        return 0.5 * jnp.sum(x_patch ** 2), -jnp.sum(x_patch, keepdims=True)
+
+start = StepState(jnp.zeros(2), jnp.zeros(()), jnp.zeros(2))   # a 2-d Langevin state
+da = (0.0, 0.0, 0.0, 0, 0.0)        # a dual-averaging state (patch_da_update)
 
 mlp = ScoreMLP(2, sigmas=[1.0, 0.1], hidden=8, depth=1, rngs=nnx.Rngs(0))
 lstm = PatchLSTM(4, patch_size=2, sigmas=[1.0], hidden=8, rngs=nnx.Rngs(0))

@@ -151,4 +151,18 @@ CASES = [
         ValueError,
         "`weights` must sum to 1",
     ),
+    (
+        "diagnostics",
+        "ArviZ arrays whose variables have different numbers of chains",
+        "from_arrays({'x': np.zeros((2, 10)), 'y': np.zeros((3, 10))})",
+        ValueError,
+        "`posterior` variables must share their (chain, draw) sizes",
+    ),
+    (
+        "diagnostics",
+        "ArviZ arrays without a chain axis",
+        "from_arrays({'x': np.zeros(10)})",
+        ValueError,
+        "`posterior['x']` must have shape (chain, draw, ...)",
+    ),
 ]

@@ -24,6 +24,14 @@ CASES = [
         "`axis_name` must be a string",
     ),
     (
+        "parallel",
+        "the factory passed uncalled as chain_method",
+        "MCMC(Langevin(model), num_warmup=0, num_samples=1, num_chains=2, "
+        "chain_method=sharded_chains, progress_bar=False).run(random.key(0))",
+        TypeError,
+        "pass `chain_method=sharded_chains()` (called)",
+    ),
+    (
         "data",
         "images outside [0, 1]",
         "flip_images(np.full((2, 3, 3), 2.0))",

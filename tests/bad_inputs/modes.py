@@ -211,4 +211,18 @@ CASES = [
         TypeError,
         "`assign` must be a mixture distribution",
     ),
+    (
+        "diagnostics",
+        "complex draws",
+        "mode_coverage(draws + 1j, centres)",
+        TypeError,
+        "`data` must be real, got a complex array",
+    ),
+    (
+        "diagnostics",
+        "complex draws to label",
+        "assign_modes(draws[0] + 1j, centres)",
+        TypeError,
+        "`draws` must be real, got a complex array",
+    ),
 ]

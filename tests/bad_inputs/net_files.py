@@ -107,4 +107,11 @@ CASES = [
         ValueError,
         "the stored weights do not fit the stored config",
     ),
+    (
+        "files",
+        "load a file descriptor (an int) instead of a file name",
+        "load(0)",
+        TypeError,
+        "`path` must be a file name",
+    ),
 ]

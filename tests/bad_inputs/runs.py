@@ -188,4 +188,25 @@ CASES = [
         ValueError,
         "`mcmc` must have run a tempered kernel",
     ),
+    (
+        "runs",
+        "inverse mass matrix of the wrong size (3 on a 4-d model)",
+        "run(Langevin(model, inverse_mass_matrix=jnp.ones(3)))",
+        ValueError,
+        "`inverse_mass_matrix` has shape (3,), but the model has 4 latent coordinates",
+    ),
+    (
+        "runs",
+        "a 2-chain post_warmup_state resumed with num_chains=3",
+        "resume_chains(Langevin(model), 2, Langevin(model), 3)",
+        ValueError,
+        "it holds 2 chain(s), but this run has num_chains=3",
+    ),
+    (
+        "runs",
+        "complex init_params",
+        "run(Langevin(potential_fn=U), init_params=jnp.zeros(2, jnp.complex64))",
+        TypeError,
+        "`init_params` must hold real numbers",
+    ),
 ]

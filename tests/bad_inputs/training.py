@@ -99,4 +99,11 @@ CASES = [
         TypeError,
         "`loss_fn` must be callable",
     ),
+    (
+        "nets",
+        "learning rate so large that training diverges (finite loss)",
+        "train(mlp, data2, steps=200, learning_rate=1e6, progress=False)",
+        FloatingPointError,
+        "lower `learning_rate` (got 1000000.0)",
+    ),
 ]

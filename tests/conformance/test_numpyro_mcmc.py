@@ -15,6 +15,7 @@ tree depth, forward-mode differentiation, structured mass) are not brought over.
 The moment tests are long (``slow``); the API tests run in CI.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -205,6 +206,36 @@ def test_chain(kind, use_init_params, chain_method):
     samples = mcmc.get_samples(group_by_chain=True)
     assert samples["coefs"].shape[:2] == (num_chains, num_samples)
     assert_allclose(np.mean(samples_flat["coefs"], 0), true_coefs, atol=0.21)
+
+
+@pytest.mark.slow  # NumPyro skips it in CI too: the whole run compiles inside jax.jit
+@pytest.mark.parametrize("kind", ["mala", "chained"])
+@pytest.mark.parametrize("chain_method", ["sequential", "vectorized"])
+def test_chain_inside_jit(kind, chain_method):
+    # the kernel is built inside jax.jit with traced hyperparameters, as NUTS allows (NumPyro
+    # passes step_size, trajectory_length and target_accept_prob; ours have no trajectory)
+    num_warmup, num_samples = 100, 500  # NumPyro's 100 / 2000 for NUTS; see THINNED
+    rng_key = random.key(2)
+
+    def model(data):
+        concentration = jnp.array([1.0, 1.0, 1.0])
+        p_latent = numpyro.sample("p_latent", dist.Dirichlet(concentration))
+        numpyro.sample("obs", dist.Categorical(p_latent), obs=data)
+        return p_latent
+
+    @jax.jit
+    def get_samples(rng_key, data, step_size, target_accept_prob):
+        cls = Langevin if kind == "mala" else ChainedLangevin
+        kernel = cls(model, step_size=step_size, target_accept_prob=target_accept_prob)
+        mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=2,
+                    chain_method=chain_method, progress_bar=False)  # fmt: skip
+        mcmc.run(rng_key, data)
+        return mcmc.get_samples()
+
+    true_probs = jnp.array([0.1, 0.6, 0.3])
+    data = dist.Categorical(true_probs).sample(random.key(1), (2000,))
+    samples = get_samples(rng_key, data, 1.0, 0.8)
+    assert_allclose(jnp.mean(samples["p_latent"], 0), true_probs, atol=0.02)
 
 
 @pytest.mark.slow
