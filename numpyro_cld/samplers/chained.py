@@ -123,7 +123,14 @@ def chained(
         sigmas = np.asarray(sigmas, np.float64)
         check_sigmas(sigmas, allow_zero_last=True)
         levels = sigmas.shape
-        if step_sizes is not None:
+        if isinstance(step_sizes, jax.core.Tracer):  # scaled from a step size the user traced
+            etas = step_sizes
+            if etas.shape != levels:
+                raise ValueError(
+                    f"`step_sizes` must hold {levels[0]} step sizes, one per level of "
+                    f"`sigmas`, got shape {etas.shape}."
+                )
+        elif step_sizes is not None:
             etas = np.asarray(step_sizes, np.float64)
             if etas.shape != levels or not np.all(np.isfinite(etas) & (etas > 0)):
                 raise ValueError(
