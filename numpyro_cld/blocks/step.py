@@ -244,7 +244,8 @@ def adaptive_langevin_steps(
 ) -> tuple[StepState, StepInfo, Any]:
     """:func:`langevin_steps` that adapts while it moves: step ``j`` uses
     ``(step_size, mass_sqrt_inv) = params(adapt_state)`` and is followed by
-    ``adapt_state = update(j, accept_prob, x, adapt_state)`` (warmup adaptation at every
+    ``adapt_state = update(j, accept_prob, state, adapt_state)`` (``state`` the new
+    :class:`StepState`) (warmup adaptation at every
     Langevin step, as NUTS adapts at every trajectory). Step ``j`` draws what step ``j`` of
     :func:`langevin_steps` draws.
 
@@ -257,7 +258,7 @@ def adaptive_langevin_steps(
         state, info = _step(
             base_keys, j, state, potential_and_score, step_size, mass_sqrt_inv, adjust
         )
-        adapt = update(j, info.accept_prob, state.x, adapt)
+        adapt = update(j, info.accept_prob, state, adapt)
         accept_sum, num_diverging = (
             accept_sum + info.accept_prob,
             num_diverging + info.num_diverging,

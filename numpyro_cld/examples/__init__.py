@@ -5,6 +5,9 @@ core (:mod:`~numpyro_cld.blocks`, :mod:`~numpyro_cld.sources`, :mod:`~numpyro_cl
 
 - :mod:`~numpyro_cld.examples.families`: the generated family of mixtures and posteriors on
   which the kernels' defaults are measured (``docs/defaults.md``).
+- :mod:`~numpyro_cld.examples.geometry`: hard-geometry posteriors (ill-conditioned, curved,
+  latent series, hierarchical) with known answers, on which Langevin's mass adaptation is
+  measured against NUTS (``docs/defaults.md``, "Hard geometry").
 - :mod:`~numpyro_cld.examples.posteriors`: multimodal posteriors of models with data whose
   mode masses are known (``docs/posteriors.md``).
 
@@ -14,7 +17,7 @@ The two modules load on first use (``numpyro_cld.examples.families``, or
 
 import importlib
 
-__all__ = ["families", "posteriors"]
+__all__ = ["families", "geometry", "posteriors"]
 
 
 def __getattr__(name):

@@ -28,18 +28,25 @@ def _standardised(x: np.ndarray) -> jnp.ndarray:
     return jnp.asarray((x - x.mean(0)) / x.std(0), jnp.float32)
 
 
+def logistic_model(xs: jnp.ndarray, y: jnp.ndarray, alpha_scale: float) -> Callable[[], None]:
+    """Logistic regression of ``y`` on ``xs``: ``alpha ~ N(0, alpha_scale)``, each
+    coefficient of ``beta ~ N(0, 1)``."""
+
+    def model() -> None:
+        a = numpyro.sample("alpha", dist.Normal(0.0, alpha_scale))
+        b = numpyro.sample("beta", dist.Normal(0.0, 1.0).expand([xs.shape[1]]).to_event(1))
+        numpyro.sample("y", dist.Bernoulli(logits=a + xs @ b), obs=y)
+
+    return model
+
+
 def breast_cancer_logistic() -> tuple[Callable[[], None], int, str, tuple[str, ...]]:
     from sklearn.datasets import load_breast_cancer
 
     data = load_breast_cancer()
     xs, y = _standardised(data.data), jnp.asarray(data.target, jnp.float32)
     p = xs.shape[1]
-
-    def model() -> None:
-        a = numpyro.sample("alpha", dist.Normal(0.0, 5.0))
-        b = numpyro.sample("beta", dist.Normal(0.0, 1.0).expand([p]).to_event(1))
-        numpyro.sample("y", dist.Bernoulli(logits=a + xs @ b), obs=y)
-
+    model = logistic_model(xs, y, alpha_scale=5.0)
     desc = f"logistic regression, breast-cancer data ({xs.shape[0]} rows, {p} features)"
     return model, p + 1, desc, ("alpha", "beta")
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..blocks.patches import PatchLayout
+from ..samplers.langevin import dense_by_default
 from ..schedules import chained_sigmas, chained_step_sizes
 from ..sources.model_prefix import model_draws
 from .chained_setup import (
@@ -33,10 +34,6 @@ REFERENCES = {"prior": "the prior", "gaussian": "a Gaussian fitted in warmup"}
 # eight schools non-centred, Dirichlet-multinomial, robust regression; 12 gave no more)
 HOT_STEPS = 2
 TARGET_STEPS = 6
-# the posterior replica's MALA adapts a dense mass matrix up to this dimension: 3.6-23x its
-# ESS per gradient with a diagonal one on four regressions on real data (d = 11 to 31);
-# above it a step's d^2 products and the warmup's Cholesky factors outweigh that
-DENSE_MAX_DIM = 200
 
 
 @dataclass(frozen=True)
@@ -217,5 +214,5 @@ def chained_plan(
         dense_mass=tempered
         and not sweep_posterior
         and adapt_mass_matrix is not False
-        and layout.dim <= DENSE_MAX_DIM,
+        and dense_by_default(layout.dim),
     )

@@ -210,7 +210,7 @@ def chained(
                     fn,
                     da,
                     params=lambda da: (eta * jnp.where(warm, jnp.exp(da[0]), scale), mass),
-                    update=lambda j, acc, x, da: patch_da_update(da, acc, target_accept_prob, warm),
+                    update=lambda j, acc, _, da: patch_da_update(da, acc, target_accept_prob, warm),
                     adjust=adjust,
                     num_steps=steps_per_patch,
                 )

@@ -6,15 +6,15 @@ a user's own ``lax.scan`` (``docs/functional.md``). :class:`numpyro_cld.Langevin
 to a NumPyro model.
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
-from numpyro.infer.hmc_util import warmup_adapter
 
-from ..blocks.adaptation import all_chains, running_mean, stalled
+from ..blocks.adaptation import all_chains, langevin_adapter, running_mean, stalled
 from ..blocks.step import (
     PotentialAndScore,
     StepState,
@@ -25,7 +25,20 @@ from ..blocks.step import (
 from ..checks import open_unit, positive_float, positive_int
 from .state import LangevinState, initial_state, start_position
 
-__all__ = ["langevin"]
+__all__ = ["DENSE_MAX_DIM", "dense_by_default", "langevin"]
+
+DENSE_MAX_DIM = 200
+"""Up to this many coordinates MALA adapts a dense mass matrix by default (``Langevin``, the
+posterior replica of the tempered route). Measured (``benchmarks/bench_geometry.py``,
+``docs/defaults.md``): 5-600x the bulk ESS per gradient of a diagonal mass on rotated and
+latent-state Gaussians (d = 10-100) and 3.6-23x on regressions on real data (d = 11-31);
+above it a step's ``d^2`` products and each window's eigen-decompositions (``d^3``) cost
+more than most models' gradients."""
+
+
+def dense_by_default(dim: int) -> bool:
+    """Whether a MALA over ``dim`` coordinates adapts a dense mass matrix by default."""
+    return dim <= DENSE_MAX_DIM
 
 
 def langevin(
@@ -37,7 +50,7 @@ def langevin(
     num_warmup: int = 0,
     adapt_step_size: bool | None = None,
     adapt_mass_matrix: bool | None = None,
-    dense_mass: bool = False,
+    dense_mass: bool | None = None,
     target_accept_prob: float = 0.574,
     inverse_mass_matrix: Any = None,
 ) -> tuple[Callable, Callable]:
@@ -46,7 +59,8 @@ def langevin(
     One transition runs ``num_steps`` steps of ``z' = z + eta M s(z) + sqrt(2 eta) M^{1/2} xi``
     in one ``lax.scan`` (:func:`numpyro_cld.blocks.langevin_steps`); during the first
     ``num_warmup`` transitions the step size (dual averaging to ``target_accept_prob``) and
-    the mass matrix (windowed Welford estimates) are adapted by NumPyro's ``warmup_adapter``.
+    the mass matrix (windowed Welford estimates) are adapted by NumPyro's ``warmup_adapter``, its
+    windows laid over the transitions (:func:`numpyro_cld.blocks.adaptation.langevin_adapter`).
 
     :param potential_and_score: ``f(x, rng_key) -> (U(x), s(x))`` on a flat ``x``
         (:mod:`numpyro_cld.sources`).
@@ -56,7 +70,8 @@ def langevin(
     :param int num_warmup: transitions of warmup adaptation.
     :param adapt_step_size: adapt ``eta`` in warmup (default and only possible with ``adjust``).
     :param adapt_mass_matrix: adapt the mass matrix in warmup (default ``adjust``).
-    :param bool dense_mass: dense rather than diagonal mass matrix.
+    :param dense_mass: dense rather than diagonal mass matrix; None: dense up to
+        :data:`DENSE_MAX_DIM` coordinates (or the form of ``inverse_mass_matrix``).
     :param float target_accept_prob: target of the step-size adaptation.
     :param inverse_mass_matrix: initial inverse mass matrix ``M`` (vector or matrix).
     :return: ``(init, step)`` with ``init(position, rng_key) -> LangevinState`` and
@@ -86,25 +101,24 @@ def langevin(
     adapt_step_size = adjust if adapt_step_size is None else bool(adapt_step_size) and adjust
     adapt_mass_matrix = adjust if adapt_mass_matrix is None else bool(adapt_mass_matrix)
     adapting = adapt_step_size or adapt_mass_matrix
-    # adaptation at every Langevin step of warmup, so that `num_warmup` transitions give
-    # num_warmup * num_steps updates (NumPyro's windows are laid out over the steps)
-    wa_init, wa_update = warmup_adapter(
-        num_warmup * num_steps,
-        adapt_step_size=adapt_step_size,
-        adapt_mass_matrix=adapt_mass_matrix,
-        dense_mass=dense_mass,
-        target_accept_prob=target_accept_prob,
-    )
+
+    @functools.cache
+    def adapter(dim: int) -> tuple[Callable, Callable]:
+        # the mass matrix's form needs the dimension, known when the chain's state is traced
+        dense = dense_mass
+        if dense is None:
+            given = inverse_mass_matrix is not None
+            dense = jnp.ndim(inverse_mass_matrix) == 2 if given else dense_by_default(dim)
+        return langevin_adapter(num_warmup, num_steps, adapt_step_size=adapt_step_size,
+                                adapt_mass_matrix=adapt_mass_matrix, dense_mass=bool(dense),
+                                target_accept_prob=target_accept_prob)  # fmt: skip
 
     def init(position: jax.Array, rng_key: jax.Array) -> LangevinState:
         position = start_position(position)
         pe, score = potential_and_score(position, rng_key)
+        wa_init = adapter(position.shape[-1])[0]
         adapt_state = wa_init(
-            (position,),
-            rng_key,
-            step_size,
-            inverse_mass_matrix=_in_dtype(inverse_mass_matrix, position.dtype),
-            mass_matrix_size=position.shape[0],
+            position, rng_key, step_size, _in_dtype(inverse_mass_matrix, position.dtype)
         )
         return initial_state(position, pe, score, adapt_state)
 
@@ -126,8 +140,8 @@ def langevin(
         return new, info, adapt
 
     def move_adapting(rng_key, state):
-        def update(j, accept_prob, x, adapt):
-            return wa_update(state.i * num_steps + j, accept_prob, (x,), adapt)
+        def update(j, accept_prob, new, adapt):
+            return adapter(state.z.shape[-1])[1](state.i, j, accept_prob, new, adapt)
 
         return adaptive_langevin_steps(
             rng_key,

@@ -92,7 +92,7 @@ CASES = [
     (
         "runs",
         "a diagonal-mass state resumed with dense_mass=True",
-        "resume(Langevin(model, dense_mass=True), Langevin(model))",
+        "resume(Langevin(model, dense_mass=True), Langevin(model, dense_mass=False))",
         ValueError,
         "field .adapt_state.inverse_mass_matrix has shape (4,), expected (4, 4)",
     ),
