@@ -205,8 +205,8 @@ def langevin_adapter(
     taken once per window, not a ``select`` computed at every step of vmapped chains
     (:func:`all_chains`).
 
-    :return: ``(init, update)``: ``init(position, score, rng_key, step_size,
-        inverse_mass_matrix)`` and ``update(i, j, accept_prob, step_state, adapt_state)``
+    :return: ``(init, update)``: ``init(position, rng_key, step_size, inverse_mass_matrix)``
+        and ``update(i, j, accept_prob, step_state, adapt_state)``
         after step ``j`` of transition ``i``.
     """
     wa_init, _ = warmup_adapter(num_warmup, adapt_step_size=adapt_step_size,
