@@ -16,7 +16,7 @@ import pytest
 from numpyro.infer import MCMC
 
 from numpyro_cld import Langevin
-from numpyro_cld.blocks.adaptation import _fisher_mean
+from numpyro_cld.blocks.adaptation import _fisher_mean, _mass_triple
 from numpyro_cld.diagnostics.arviz_compat import arviz
 from numpyro_cld.examples.geometry import NAMES, geometry_family, member
 
@@ -44,6 +44,25 @@ def test_fisher_mean_grows_unexplored_directions_and_stays_finite():
     np.testing.assert_allclose(np.diag(_fisher_mean(cov_x, cov_s)), [1.0, 1.0], rtol=1e-4)
     m = np.asarray(_fisher_mean(cov_x, jnp.diag(jnp.asarray([1.0, 0.0]))))
     assert np.isfinite(m).all() and m[1, 1] == pytest.approx(1.0, rel=1e-3)  # 0.01 x 100
+
+
+def test_mass_factors_stay_finite_when_round_off_makes_the_mass_indefinite():
+    # a float32 mass with one eigenvalue a hair below 0, as the Fisher mean of a window with
+    # fewer effective draws than dimensions gives (d = 200 in the tempered route's posterior
+    # replica): Cholesky is NaN there and froze the chain; the factors must stay finite and
+    # reproduce M = A^T A (and NumPyro's mass_matrix_sqrt S S^T = M^-1) on its range
+    d = 40
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    w = np.concatenate([[-1e-6], np.logspace(-5, np.log10(44.0), d - 1)])
+    m = jnp.asarray((q * w) @ q.T, jnp.float32)
+    assert np.isnan(np.asarray(jnp.linalg.cholesky(m))).any()  # what NumPyro's lines meet
+    t = {k: np.asarray(v, np.float64) for k, v in _mass_triple(m).items()}
+    assert all(np.isfinite(v).all() for v in t.values())
+    a, s = t["mass_matrix_sqrt_inv"], t["mass_matrix_sqrt"]
+    np.testing.assert_allclose(a.T @ a, np.asarray(m, np.float64), atol=1e-4 * 44)
+    np.testing.assert_allclose(a @ s, np.eye(d), atol=1e-3)
+    assert np.linalg.eigvalsh(t["inverse_mass_matrix"]).min() > 0
 
 
 def test_family_members_build_with_finite_answers():
