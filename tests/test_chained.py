@@ -144,6 +144,13 @@ def test_model_prefix_reasons():
     with pytest.raises(NotExactError, match="observed site"):
         model_prefix(hier_obs, (jnp.ones(3),), {}, patch_size=1)
 
+    def factored():  # a numpyro.factor is an observed site underneath: named as a factor
+        x = numpyro.sample("x", dist.Normal(0.0, 1.0).expand([2]))
+        numpyro.factor("bump", -jnp.sum(x**4))
+
+    with pytest.raises(NotExactError, match=r"has factor site\(s\) \['bump'\]: a likelihood"):
+        model_prefix(factored, (), {}, patch_size=1)
+
     def simplex():
         numpyro.sample("p", dist.Dirichlet(jnp.ones(3)))
 

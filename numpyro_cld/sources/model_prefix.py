@@ -130,12 +130,19 @@ def _site_terms(name, fn, y):
 
 def _check_no_observed(model_trace):
     observed = [n for n, s in model_trace.items() if s["type"] == "sample" and s["is_observed"]]
-    if observed:
-        raise NotExactError(
-            f"the model has observed site(s) {observed}: a likelihood makes the marginal of "
-            "the earlier latent coordinates depend on the later ones, so the prefix "
-            "conditionals are not the product of the sites' own factors"
-        )
+    if not observed:
+        return
+    # numpyro.factor is an observed site of a Unit distribution: name it as the user wrote it
+    factors = [n for n in observed if isinstance(model_trace[n]["fn"], dist.Unit)]
+    data = [n for n in observed if n not in factors]
+    kinds = ([f"observed site(s) {data}"] if data else []) + (
+        [f"factor site(s) {factors}"] if factors else []
+    )
+    raise NotExactError(
+        f"the model has {' and '.join(kinds)}: a likelihood (or a factor) makes the "
+        "marginal of the earlier latent coordinates depend on the later ones, so the prefix "
+        "conditionals are not the product of the sites' own factors"
+    )
 
 
 def _check_no_handler_effects(model_trace):
