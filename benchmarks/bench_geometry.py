@@ -9,8 +9,9 @@ Usage::
 
 Columns (``--methods``): ``langevin`` is ``Langevin(model)`` with the package's defaults,
 ``langevin-diag`` / ``langevin-dense`` force a diagonal / dense mass matrix, ``langevin-s{n}``
-runs ``num_steps=n``, ``chained`` is ``ChainedLangevin(model)`` with its defaults and
-``nuts`` is ``NUTS(model)``. One ``MCMC(kernel, num_warmup=1000, num_samples=1000,
+runs ``num_steps=n``, ``chained`` is ``ChainedLangevin(model)`` with its defaults,
+``chained-full`` its full-conditional sweep alone (``conditional="full"``) and ``nuts`` is
+``NUTS(model)``. One ``MCMC(kernel, num_warmup=1000, num_samples=1000,
 num_chains=4, chain_method="vectorized")`` run each, seed 0, the kernels' default init
 (uniform(-2, 2) in the unconstrained space).
 
@@ -55,6 +56,8 @@ def make_kernel(method, m):
         return NUTS(m.model)
     if method == "chained":
         return ChainedLangevin(m.model)
+    if method == "chained-full":  # the full-conditional sweep alone (issue 30's third column)
+        return ChainedLangevin(m.model, conditional="full")
     kw = {}
     for part in method.split("-")[1:]:
         if part in ("diag", "dense"):
@@ -114,7 +117,7 @@ def run_one(m, method, mean, sd):
     samples = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
     wall = time.perf_counter() - t0
     transitions = (SIZES["num_warmup"] + SIZES["num_samples"]) * SIZES["num_chains"]
-    if method == "chained":
+    if method.startswith("chained"):
         grads = int(transitions * kernel.plan.gradients_per_transition)
         grads += int(kernel.plan.pilot_gradients or 0)
     elif method != "nuts":

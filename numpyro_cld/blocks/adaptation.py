@@ -220,6 +220,8 @@ def langevin_adapter(
     def init(position, rng_key, step_size, inverse_mass_matrix):
         adapt = wa_init((position,), rng_key, step_size, inverse_mass_matrix=inverse_mass_matrix,
                         mass_matrix_size=position.shape[0])  # fmt: skip
+        if not adapt_mass_matrix:  # no Welford state (d x d for a dense mass) to carry
+            return adapt._replace(mm_state=())
         wf = jax.tree.map(lambda a: a.astype(position.dtype) if a.ndim else a,
                           mm_init(position.shape[0]))  # fmt: skip
         return adapt._replace(mm_state=(wf, wf))
