@@ -311,7 +311,8 @@ def _mass_triple(inverse_mass: jax.Array) -> dict:
                     mass_matrix_sqrt_inv=sqrt_inv)  # fmt: skip
     sd = jnp.sqrt(jnp.maximum(jnp.diag(inverse_mass), jnp.finfo(inverse_mass.dtype).tiny))
     w, v = jnp.linalg.eigh(inverse_mass / sd[:, None] / sd[None, :])
-    w = jnp.maximum(w, w[-1] * w.shape[-1] * jnp.finfo(w.dtype).eps)
+    # the largest eigenvalue; ``initial`` for a model without latents (d = 0)
+    w = jnp.maximum(w, jnp.max(w, initial=0.0) * w.shape[-1] * jnp.finfo(w.dtype).eps)
     root = jnp.sqrt(w)
     return dict(inverse_mass_matrix=sd[:, None] * ((v * w) @ v.T) * sd[None, :],
                 mass_matrix_sqrt=(v / root) / sd[:, None],
