@@ -106,14 +106,7 @@ def test_default_langevin_passes_a_correlated_gaussian_of_very_different_scales(
     mcmc = MCMC(Langevin(model), num_warmup=1000, num_samples=1000, num_chains=4,
                 chain_method="vectorized", progress_bar=False)  # fmt: skip
     mcmc.run(jax.random.key(0))
-    x = np.asarray(mcmc.get_samples(group_by_chain=True)["x"])
-    az = arviz()
-    ds = az.convert_to_dataset({"x": x})
-    assert float(az.ess(ds, method="bulk")["x"].min()) >= 400
-    assert float(az.rhat(ds)["x"].max()) <= 1.01
-    mcse = np.asarray(az.mcse(ds, method="mean")["x"])
-    assert np.max(np.abs(x.mean((0, 1))) / mcse) <= 4
-    assert np.max(np.abs(x.std((0, 1)) / sd - 1)) <= 0.1
+    _assert_passes(mcmc, np.zeros(d), sd)
 
 
 def test_family_members_build_with_finite_answers():
@@ -129,10 +122,14 @@ def test_default_langevin_passes_an_ill_conditioned_rotated_gaussian():
     mcmc = MCMC(Langevin(m.model), num_warmup=1000, num_samples=1000, num_chains=4,
                 chain_method="vectorized", progress_bar=False)  # fmt: skip
     mcmc.run(jax.random.key(0))
+    _assert_passes(mcmc, *m.truth)
+
+
+def _assert_passes(mcmc, mean, sd):
+    """The module docstring's criteria on the draws of site ``x`` against the truth."""
     x = np.asarray(mcmc.get_samples(group_by_chain=True)["x"])
     az = arviz()
     ds = az.convert_to_dataset({"x": x})
-    mean, sd = m.truth
     assert float(az.ess(ds, method="bulk")["x"].min()) >= 400
     assert float(az.rhat(ds)["x"].max()) <= 1.01
     mcse = np.asarray(az.mcse(ds, method="mean")["x"])
