@@ -67,14 +67,15 @@ def ours_or_nuts(target, method, seed, sz, cache):
 
     def step(s):
         s = kernel.sample(s, (), {})
-        g = jnp.sum(s.num_steps).astype(jnp.float32) if method == "nuts" else jnp.float32(full)
+        counted = method in ("nuts", "mala")  # the `num_steps` field: steps a transition
+        g = jnp.sum(s.num_steps).astype(jnp.float32) if counted else jnp.float32(full)
         return s, g, s.z[target.site]
 
     W, N, chunk = sz["num_warmup"], sz["num_samples"], sz["chunk"]
     labels, grads, secs, compile_s, _ = _chunked(step, state, target.assign, W, N, chunk, cache)
     out = dict(labels=labels, grads=grads, secs=secs, compile_s=compile_s)
     if method != "nuts":
-        grads_raw = np.full_like(grads, raw)
+        grads_raw = grads if method == "mala" else np.full_like(grads, raw)
         out["grads_raw"] = grads_raw
     out["settings"] = describe(kernel, method)
     return out
@@ -83,13 +84,10 @@ def ours_or_nuts(target, method, seed, sz, cache):
 def per_transition_grads(kernel, method, target):
     """(full-gradient equivalents, raw evaluations) per transition, summed over chains."""
     C, d = NUM_CHAINS, target.dim
-    if method == "mala":
-        n = kernel._num_steps
-        return C * n, C * n
     if method == "annealed":
         n = len(kernel._levels) * (kernel._steps_per_level + 1)
         return C * n, C * n
-    if method == "nuts":
+    if method in ("nuts", "mala"):  # counted from the state's `num_steps`
         return 0, 0
     plan = kernel.plan
     spp = plan.steps_per_patch
@@ -116,7 +114,8 @@ def describe(kernel, method):
         )
     if method == "annealed":
         return f"{len(kernel._levels)} levels x {kernel._steps_per_level} steps, adjust=False"
-    return f"{kernel._num_steps} MALA steps a transition, adapted step size"
+    steps = kernel._num_steps or "1-20 (chosen in warmup)"
+    return f"{steps} MALA steps a transition, adapted step size"
 
 
 # -- BlackJAX adaptive tempered SMC ---------------------------------------------------------

@@ -12,15 +12,16 @@ patch_size=...)`` with the package's defaults (nothing else passed), and ``NUTS(
 reference column -- one ``MCMC(kernel, num_warmup, num_samples, num_chains,
 chain_method="vectorized")`` run with fixed seeds: mixtures start every chain in the widest
 component (``FamilyMember.init_params``), posteriors use the kernel's default init. The run is
-``mcmc.warmup(collect_warmup=True)`` then ``mcmc.run`` (the same chain as one ``run``) so that the
-gradients of NUTS's warmup are counted; the wall time covers both, compilation included.
+``mcmc.warmup(collect_warmup=True)`` then ``mcmc.run`` (the same chain as one ``run``) for NUTS
+and Langevin, so that the gradients of their warmup are counted; the wall time covers both,
+compilation included.
 
 patch_size rule: ``min(10, max(1, d // 10))`` for mixtures (10 patches, at most 10 coordinates
 each: docs/figures/patch_size_sweep finds 5 to 20 best at d = 100 and 100 failing), 2 for
 posteriors.
 
-Gradient evaluations: NUTS, the sum of ``num_steps`` over warmup and samples; Langevin,
-``(warmup + samples) x chains x num_steps``; ChainedLangevin, ``(warmup + samples) x chains x
+Gradient evaluations: NUTS and Langevin, the sum of the ``num_steps`` field over warmup and
+samples; ChainedLangevin, ``(warmup + samples) x chains x
 plan.gradients_per_transition`` (:func:`numpyro_cld.kernels.chained_plan.gradients_per_transition`:
 a sweep's patch steps, each a whole gradient on a generic model and ``patch_size / d`` of one
 with closed-form prefix conditionals; on the tempered route every replica's local steps, its
@@ -99,20 +100,10 @@ def signature_defaults(cls):
     return out
 
 
-def _int_attr(kernel, attr, cls, arg):
-    """The kernel's resolved ``attr``, else the constructor default of ``arg``."""
-    for v in (getattr(kernel, attr, None), signature_defaults(cls).get(arg)):
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            return int(v)
-    raise RuntimeError(f"cannot count gradients: {cls.__name__} has no integer `{arg}`")
-
-
 def grad_evals(name, kernel, steps, sizes):
     transitions = (sizes["num_warmup"] + sizes["num_samples"]) * sizes["num_chains"]
-    if name == "nuts":
+    if name in ("nuts", "langevin"):  # the `num_steps` field: steps (gradients) a transition
         return int(sum(np.sum(s) for s in steps))
-    if name == "langevin":
-        return transitions * _int_attr(kernel, "_num_steps", Langevin, "num_steps")
     # the plan's own count (numpyro_cld.kernels.chained_plan.gradients_per_transition)
     return int(round(transitions * kernel.plan.gradients_per_transition))
 
@@ -181,11 +172,12 @@ def run_one(m, name, sizes, ref):
     kernel = make_kernel(name, m)
     mcmc = MCMC(kernel, **sizes, chain_method="vectorized", progress_bar=False)
     init = m.init_params(jax.random.key(SEED + 1), sizes["num_chains"]) if ref is None else None
-    fields = ("diverging", "num_steps") if name == "nuts" else ("diverging",)
+    counted = name in ("nuts", "langevin")  # gradients read from the `num_steps` field
+    fields = ("diverging", "num_steps") if counted else ("diverging",)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # chained's full-sweep fallback
-        if name == "nuts":  # warmup apart, to count its gradients (one more compilation)
+        if counted:  # warmup apart, to count its gradients (one more compilation)
             mcmc.warmup(
                 jax.random.key(SEED), init_params=init, extra_fields=fields, collect_warmup=True
             )
@@ -196,7 +188,7 @@ def run_one(m, name, sizes, ref):
     samples = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
     wall = time.perf_counter() - t0
     extra = mcmc.get_extra_fields()
-    steps = steps + [extra["num_steps"]] if name == "nuts" else None
+    steps = steps + [extra["num_steps"]] if counted else None
     sites = latent_sites(m.model)
     az = arviz()
     post = az.from_numpyro(mcmc, log_likelihood=False).posterior[sites]

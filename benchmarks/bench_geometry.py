@@ -15,8 +15,8 @@ runs ``num_steps=n``, ``chained`` is ``ChainedLangevin(model)`` with its default
 num_chains=4, chain_method="vectorized")`` run each, seed 0, the kernels' default init
 (uniform(-2, 2) in the unconstrained space).
 
-Gradient evaluations: NUTS, the sum of ``num_steps`` over warmup and samples (warmup run
-apart to read them); Langevin, transitions x ``num_steps``; chained, transitions x
+Gradient evaluations: NUTS and Langevin, the sum of the ``num_steps`` field over warmup and
+samples (warmup run apart to read them); chained, transitions x
 ``plan.gradients_per_transition`` plus its pilot.
 
 Truth: closed forms (Gaussians, bananas, the AR(1) posterior), else one long NUTS run
@@ -103,11 +103,12 @@ def truth(m, path):
 def run_one(m, method, mean, sd):
     kernel = make_kernel(method, m)
     mcmc = MCMC(kernel, **SIZES, chain_method="vectorized", progress_bar=False)
-    fields = ("diverging", "num_steps") if method == "nuts" else ("diverging",)
+    counted = method == "nuts" or method.startswith("langevin")  # the `num_steps` field
+    fields = ("diverging", "num_steps") if counted else ("diverging",)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if method == "nuts":
+        if counted:
             mcmc.warmup(jax.random.key(0), extra_fields=fields, collect_warmup=True)
             grads = int(np.sum(mcmc.get_extra_fields()["num_steps"]))
             mcmc.run(mcmc.post_warmup_state.rng_key, extra_fields=fields)
@@ -120,8 +121,6 @@ def run_one(m, method, mean, sd):
     if method.startswith("chained"):
         grads = int(transitions * kernel.plan.gradients_per_transition)
         grads += int(kernel.plan.pilot_gradients or 0)
-    elif method != "nuts":
-        grads = transitions * kernel._num_steps
     x = flat(samples, m.sites)
     az = arviz()
     ds = az.convert_to_dataset({"x": x})

@@ -1,5 +1,6 @@
 """Building blocks shared by every sampler: the Langevin update and its Metropolis test
-(:mod:`.step`), warmup adaptation (:mod:`.adaptation`), the patch layout and sweep of the
+(:mod:`.step`), warmup adaptation (:mod:`.adaptation`, and the steps per draw in
+:mod:`.thinning`), the patch layout and sweep of the
 chained sampler (:mod:`.patches`) and the Gaussian noise of the hot loops (:mod:`.random`).
 
 They know nothing of NumPyro models: every function works on flat arrays and a

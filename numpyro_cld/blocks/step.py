@@ -196,16 +196,20 @@ def langevin_steps(
     mass_sqrt_inv: ArrayLike = 1.0,
     *,
     adjust: bool = False,
-    num_steps: int = 1,
+    num_steps: int | jax.Array = 1,
 ) -> tuple[StepState, StepInfo]:
-    """``num_steps`` Langevin steps in one ``lax.scan``; no trajectory is stored.
+    """``num_steps`` Langevin steps in one ``lax.scan``; no trajectory is stored. A traced
+    ``num_steps`` (chosen at run time, the same in every chain of a ``vmap``) runs them in a
+    ``lax.fori_loop``.
 
     :return: the final state and a :class:`StepInfo` whose ``accept_prob`` is the mean over
         the steps, ``diverging`` whether any step was a fault and ``num_diverging`` the count.
     """
-    positive_int("num_steps", num_steps)
+    traced = isinstance(num_steps, jax.Array)
+    if not traced:
+        positive_int("num_steps", num_steps)
     _check_step_size(step_size)
-    if num_steps == 1:
+    if not traced and num_steps == 1:
         return langevin_step(rng_key, state, potential_and_score, step_size, mass_sqrt_inv, adjust)
 
     def body(carry, i):
@@ -227,7 +231,11 @@ def langevin_steps(
     zero = jnp.zeros((), jnp.result_type(state.x))
     # int32 also under x64, so the count's dtype is the same in and out of the carry
     init = (state, zero, jnp.zeros((), jnp.int32))
-    (state, accept_sum, num_diverging), _ = lax.scan(body, init, jnp.arange(num_steps))
+    if traced:
+        carry = lax.fori_loop(0, num_steps, lambda i, c: body(c, i)[0], init)
+    else:
+        carry = lax.scan(body, init, jnp.arange(num_steps))[0]
+    state, accept_sum, num_diverging = carry
     return state, StepInfo(accept_sum / num_steps, num_diverging > 0, num_diverging)
 
 

@@ -58,12 +58,16 @@ class Langevin(LangevinBase):
     :param score_fn: ``z -> grad log p(z)`` with the structure of ``z`` (for learned scores
         with no density; ULA only).
     :param float step_size: ``eta``; the initial value when adapted (MALA only).
-    :param int num_steps: Langevin steps per MCMC transition (per stored draw). With the
+    :param num_steps: Langevin steps per MCMC transition (per stored draw). Default None:
+        chosen in warmup from the draws' lag-1 autocorrelation (warmup transitions of 10
+        steps, then 1 to 20 a draw, aiming at successive draws correlated by 0.5;
+        :mod:`numpyro_cld.blocks.thinning`; 20 with ``num_warmup=0``); read it, and count
+        the gradients, with ``extra_fields=("num_steps",)`` as for NUTS. With the
         defaults, 4 x 1000 draws passed the criteria of ``docs/defaults.md`` (bulk ESS >=
-        100, r-hat <= 1.05) on seven of nine posteriors (bulk ESS 1,778 to 3,875; 0.25 to
-        4.8x NUTS's ESS per gradient) and failed on the two funnels (centred eight schools,
-        a 10-d funnel: ESS 10-11), which its r-hat, ESS and divergences report; there NUTS
-        or ``ChainedLangevin`` is the better choice.
+        100, r-hat <= 1.05) on seven of nine posteriors (bulk ESS 781 to 2,891; 0.50 to
+        11x NUTS's ESS per gradient) and failed on the two funnels (centred eight schools,
+        a 10-d funnel: ESS 27-345, r-hat 1.013-1.11), which its r-hat, ESS and divergences
+        report; there NUTS or ``ChainedLangevin`` is the better choice.
     :param bool adjust: use the Metropolis-Hastings test (MALA). Default: ``True`` when the
         target has a density (``model`` or ``potential_fn``), ``False`` for ``score_fn``.
         ULA (``adjust=False``) is biased: for ``N(0, s^2)`` it samples
@@ -110,7 +114,7 @@ class Langevin(LangevinBase):
         potential_fn: Callable | None = None,
         score_fn: Callable | None = None,
         step_size: float = 0.01,
-        num_steps: int = 20,
+        num_steps: int | None = None,
         adjust: bool | None = None,
         adapt_step_size: bool | None = None,
         target_accept_prob: float = 0.574,
@@ -123,7 +127,7 @@ class Langevin(LangevinBase):
             model, potential_fn=potential_fn, score_fn=score_fn, init_strategy=init_strategy
         )
         self._step_size = positive_float("step_size", step_size)
-        self._num_steps = positive_int("num_steps", num_steps)
+        self._num_steps = None if num_steps is None else positive_int("num_steps", num_steps)
         self._adjust = (score_fn is None) if adjust is None else flag("adjust", adjust)
         if self._adjust and score_fn is not None:
             raise ValueError(
@@ -198,6 +202,7 @@ class Langevin(LangevinBase):
     def get_diagnostics_str(self, state):
         return (
             f"step size {state.adapt_state.step_size:.2e}. acc. prob={state.mean_accept_prob:.2f}"
+            f". {state.num_steps} steps"
         )
 
     def _sampler(self, model_args, model_kwargs):

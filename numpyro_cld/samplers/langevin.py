@@ -22,6 +22,15 @@ from ..blocks.step import (
     langevin_steps,
     stuck,
 )
+from ..blocks.thinning import (
+    MAX_STEPS,
+    WARMUP_STEPS,
+    chains_max,
+    thinning_end,
+    thinning_init,
+    thinning_update,
+    thinning_window,
+)
 from ..checks import open_unit, positive_float, positive_int
 from .state import LangevinState, initial_state, start_position
 
@@ -48,7 +57,7 @@ def langevin(
     potential_and_score: PotentialAndScore,
     *,
     step_size: float = 0.01,
-    num_steps: int = 1,
+    num_steps: int | None = 1,
     adjust: bool = False,
     num_warmup: int = 0,
     adapt_step_size: bool | None = None,
@@ -68,7 +77,10 @@ def langevin(
     :param potential_and_score: ``f(x, rng_key) -> (U(x), s(x))`` on a flat ``x``
         (:mod:`numpyro_cld.sources`).
     :param float step_size: ``eta``; the initial value when adapted.
-    :param int num_steps: Langevin steps per transition.
+    :param num_steps: Langevin steps per transition; None: chosen in warmup from the
+        draws' autocorrelation (:mod:`numpyro_cld.blocks.thinning`: warmup transitions of
+        10 steps, sampling ones of 1 to 20, read from ``state.num_steps``; 20 without
+        warmup).
     :param bool adjust: Metropolis-Hastings test (MALA).
     :param int num_warmup: transitions of warmup adaptation.
     :param adapt_step_size: adapt ``eta`` in warmup (default and only possible with ``adjust``).
@@ -98,7 +110,11 @@ def langevin(
         True
     """
     step_size = positive_float("step_size", step_size)
-    num_steps = positive_int("num_steps", num_steps)
+    chosen = num_steps is None and num_warmup > 0  # the steps per draw chosen in warmup
+    if num_steps is None:
+        num_steps = WARMUP_STEPS if chosen else MAX_STEPS
+    num_steps = positive_int("num_steps", num_steps)  # of every warmup transition if chosen
+    window = thinning_window(num_warmup) if chosen else None
     target_accept_prob = open_unit("target_accept_prob", target_accept_prob)
     adjust = bool(adjust)
     adapt_step_size = adjust if adapt_step_size is None else bool(adapt_step_size) and adjust
@@ -123,13 +139,15 @@ def langevin(
         adapt_state = wa_init(
             position, rng_key, step_size, _in_dtype(inverse_mass_matrix, position.dtype)
         )
-        return initial_state(position, pe, score, adapt_state)
+        thinning = thinning_init(position, num_steps) if chosen else None
+        steps = jnp.zeros((), jnp.int32)
+        return initial_state(position, pe, score, adapt_state, num_steps=steps, thinning=thinning)
 
     # With no mass matrix given or adapted, M = I as a constant: the adapter's vector of ones
     # is a traced value, and multiplying by it costs about 4% of a ULA step on paper-gmm
     unit_mass = not adapt_mass_matrix and inverse_mass_matrix is None
 
-    def move(rng_key, state):
+    def move(rng_key, state, num_steps=num_steps):
         adapt = state.adapt_state
         new, info = langevin_steps(
             rng_key,
@@ -157,18 +175,38 @@ def langevin(
             num_steps=num_steps,
         )
 
+    def warmup_move(rng_key, state):
+        new, info, adapt = (move_adapting if adapting else move)(rng_key, state)
+        thinning = state.thinning
+        if chosen:
+            pairs = (jnp.append(state.z, state.potential_energy),
+                     jnp.append(new.x, new.potential_energy))  # fmt: skip
+            thinning = thinning_update(thinning, state.i, window, *pairs)
+            last = all_chains(state.i == window[1])
+            end = functools.partial(thinning_end, window=window, warmup_steps=num_steps)
+            thinning = lax.cond(last, end, lambda t: t, thinning)
+        return new, info, adapt, thinning, jnp.array(num_steps, jnp.int32)
+
+    def sampling_move(rng_key, state):
+        # the chosen number is equal in every chain: the loop over steps stays one loop
+        steps = chains_max(state.thinning.steps_per_draw) if chosen else num_steps
+        new, info, adapt = move(rng_key, state, steps)
+        return new, info, adapt, state.thinning, jnp.asarray(steps, jnp.int32)
+
     def step(rng_key: jax.Array, state: LangevinState) -> LangevinState:
-        if adapting:
+        if adapting or chosen:
             warm = all_chains(state.i < num_warmup)
-            new, info, adapt_state = lax.cond(warm, move_adapting, move, rng_key, state)
+            moved = lax.cond(warm, warmup_move, sampling_move, rng_key, state)
         else:
-            new, info, adapt_state = move(rng_key, state)
+            moved = sampling_move(rng_key, state)
+        new, info, adapt_state, thinning, steps = moved
         halted = stalled(adapt_state.step_size)
         diverging = stuck(info.num_diverging, info.accept_prob, adjust) | (halted > 0)
         return LangevinState(
             state.i + 1, new.x, new.potential_energy, -new.score, info.accept_prob,
             running_mean(state.mean_accept_prob, info.accept_prob, state.i, num_warmup),
             diverging, jnp.maximum(info.num_diverging, halted), adapt_state, state.rng_key,
+            steps, thinning,
         )  # fmt: skip
 
     return init, step

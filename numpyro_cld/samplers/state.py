@@ -37,6 +37,11 @@ class LangevinState(NamedTuple):
       :func:`~numpyro_cld.samplers.annealed`.
     - **rng_key** - PRNG key of the next transition (kept by the kernels; the functional
       samplers take keys explicitly and leave it as it is).
+    - **num_steps** - Langevin steps (gradient evaluations) the transition ran, as NUTS's
+      ``num_steps`` (usable in ``extra_fields``; :func:`~numpyro_cld.samplers.langevin`
+      only, else None).
+    - **thinning** - a :class:`~numpyro_cld.blocks.thinning.ThinningState` where the steps
+      per transition are chosen in warmup (``num_steps=None``), else None.
     """
 
     i: Any
@@ -49,16 +54,19 @@ class LangevinState(NamedTuple):
     num_diverging: Any
     adapt_state: Any
     rng_key: Any = None
+    num_steps: Any = None
+    thinning: Any = None
 
 
 def initial_state(
-    position: Any, potential_energy: Any, score: Any, adapt_state: Any
+    position: Any, potential_energy: Any, score: Any, adapt_state: Any, **fields: Any
 ) -> LangevinState:
-    """The state before the first transition: counters and acceptances at zero."""
+    """The state before the first transition: counters and acceptances at zero (``fields``:
+    the optional ones, e.g. ``num_steps``)."""
     zero = jnp.zeros((), jnp.result_type(position))
     return LangevinState(
         jnp.array(0), position, potential_energy, -score, zero, zero, jnp.array(False),
-        jnp.array(0, jnp.int32), adapt_state,
+        jnp.array(0, jnp.int32), adapt_state, **fields,
     )  # fmt: skip
 
 

@@ -221,10 +221,14 @@ def test_extra_fields(kind):
         numpyro.sample("x", dist.Normal(0, 1), sample_shape=(5,))
 
     # NumPyro asks NUTS for ``num_steps`` and ``adapt_state.step_size``; the Langevin
-    # equivalents are ``accept_prob`` and ``diverging``
+    # equivalents are ``accept_prob`` and ``diverging``, and Langevin has ``num_steps`` too
+    fields = ("accept_prob", "diverging") + (("num_steps",) if kind == "mala" else ())
     mcmc = MCMC(make_kernel(kind, model), num_warmup=100, num_samples=100, progress_bar=False)
-    mcmc.run(random.key(0), extra_fields=("accept_prob", "diverging"))
+    mcmc.run(random.key(0), extra_fields=fields)
     assert mcmc.get_samples(group_by_chain=True)["x"].shape == (1, 100, 5)
     stats = mcmc.get_extra_fields(group_by_chain=True)
     assert stats["accept_prob"].shape == (1, 100)
     assert stats["diverging"].shape == (1, 100)
+    if kind == "mala":  # steps chosen in warmup: one number for every draw, 1 to 20
+        steps = np.asarray(stats["num_steps"])
+        assert steps.shape == (1, 100) and np.all(steps == steps[0, 0]) and 1 <= steps[0, 0] <= 20

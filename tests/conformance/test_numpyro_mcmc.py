@@ -36,7 +36,8 @@ CI_MALA = [k if k == "mala" else pytest.param(k, marks=pytest.mark.slow) for k i
 
 
 # THINNED: where NumPyro's sizes are for NUTS, one trajectory a stored draw, these kernels
-# store one draw every 20 MALA steps (Langevin's num_steps) or every sweep over the patches
+# store one draw every 1 to 20 MALA steps (Langevin's num_steps, chosen in warmup so that
+# successive draws correlate by about 0.5) or every sweep over the patches
 # (the chained kernels), so a quarter of the draws is enough: the tolerances of these tests
 # (0.02 to 0.4 on posterior means whose posterior sd is 0.01 to 0.1) are more than 10 Monte
 # Carlo standard errors at the bulk ESS of the shorter runs (hundreds to thousands).
