@@ -404,6 +404,24 @@ def test_run_report_gives_the_runs_total(chain_method):
     assert "(per chain: " + ", ".join(str(int(c)) for c in flagged) + ")" in reports[0]
 
 
+def test_run_report_names_frozen_chains():
+    """ULA at a step above 2 / curvature explodes: every proposal after warmup is non-finite,
+    every transition diverges, and the report says the chain is stuck, not only the count."""
+    kernel = Langevin(potential_fn=lambda x: 0.5 * jnp.sum(x**2), step_size=3.0, adjust=False,
+                      num_steps=2)  # fmt: skip
+    mcmc = MCMC(kernel, num_warmup=100, num_samples=40, progress_bar=False)  # 2x a step: overflow
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mcmc.run(random.key(0), init_params=jnp.ones(2))
+    reports = [
+        str(w.message) for w in caught if "transitions after warmup diverged" in str(w.message)
+    ]
+    assert np.all(mcmc.get_extra_fields()["diverging"])
+    assert len(reports) == 1 and "40 of 40 transitions" in reports[0]
+    assert "In 1 of 1 chain(s) every transition diverged: those chains are stuck" in reports[0]
+    # a run with some divergent transitions does not say so (the test above: 3 chains)
+
+
 def test_run_report_after_separate_warmup():
     kernel = Langevin(
         potential_fn=lambda x: jnp.where(x[0] > 0, 1e6 * jnp.sum(x**2), jnp.sum(x**2)),

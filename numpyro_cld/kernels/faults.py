@@ -121,12 +121,16 @@ class FaultAccounting:
         per_chain = ""
         if len(done) > 1 and len(set(done[:, 1].tolist())) > 1:
             per_chain = " (per chain: " + ", ".join(str(int(c)) for c in done[:, 1]) + ")"
+        frozen = int(np.sum(done[:, 1] >= num_samples))
         _warn(
             f"{type(self).__name__}: {flagged} of {num_samples * len(done)} transitions after "
             f"warmup diverged{per_chain}, with {int(done[:, 0].sum())} divergent proposals in "
             f"all; {WHAT}. `mcmc.print_summary()` counts them, the field `diverging` flags "
             "them, `num_diverging` counts a transition's divergent proposals."
-        )
+            + (f" In {frozen} of {len(done)} chain(s) every transition diverged: those chains "
+               "are stuck where their step size cannot move them, and their draws do not "
+               "sample the target." if frozen else "")
+        )  # fmt: skip
 
     def _report_first(self, rows: np.ndarray) -> None:
         """Without an ``MCMC`` the run's end is unknown: one warning at the first transition
