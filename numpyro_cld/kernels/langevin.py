@@ -59,14 +59,14 @@ class Langevin(LangevinBase):
         with no density; ULA only).
     :param float step_size: ``eta``; the initial value when adapted (MALA only).
     :param num_steps: Langevin steps per MCMC transition (per stored draw). Default None:
-        chosen in warmup from the draws' lag-1 autocorrelation (warmup transitions of 10
+        chosen in warmup from the draws' lag-1 autocorrelation (warmup transitions of 5
         steps, then 1 to 20 a draw, aiming at successive draws correlated by 0.5;
         :mod:`numpyro_cld.blocks.thinning`; 20 with ``num_warmup=0``); read it, and count
         the gradients, with ``extra_fields=("num_steps",)`` as for NUTS. With the
         defaults, 4 x 1000 draws passed the criteria of ``docs/defaults.md`` (bulk ESS >=
-        100, r-hat <= 1.05) on seven of nine posteriors (bulk ESS 781 to 2,891; 0.50 to
-        11x NUTS's ESS per gradient) and failed on the two funnels (centred eight schools,
-        a 10-d funnel: ESS 27-345, r-hat 1.013-1.11), which its r-hat, ESS and divergences
+        100, r-hat <= 1.05) on seven of nine posteriors (bulk ESS 1,036 to 3,019; 0.99 to
+        16x NUTS's ESS per gradient) and failed on the two funnels (centred eight schools,
+        a 10-d funnel: ESS 14-42, r-hat 1.07-1.24), which its r-hat, ESS and divergences
         report; there NUTS or ``ChainedLangevin`` is the better choice.
     :param bool adjust: use the Metropolis-Hastings test (MALA). Default: ``True`` when the
         target has a density (``model`` or ``potential_fn``), ``False`` for ``score_fn``.

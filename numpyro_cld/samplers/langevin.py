@@ -79,7 +79,7 @@ def langevin(
     :param float step_size: ``eta``; the initial value when adapted.
     :param num_steps: Langevin steps per transition; None: chosen in warmup from the
         draws' autocorrelation (:mod:`numpyro_cld.blocks.thinning`: warmup transitions of
-        10 steps, sampling ones of 1 to 20, read from ``state.num_steps``; 20 without
+        5 steps, sampling ones of 1 to 20, read from ``state.num_steps``; 20 without
         warmup).
     :param bool adjust: Metropolis-Hastings test (MALA).
     :param int num_warmup: transitions of warmup adaptation.
